@@ -1,0 +1,13 @@
+"""corrconv_gpu: 2-D cross-correlation and convolution, NumPy/SciPy-compatible,
+on NVIDIA GPUs through our own CUDA kernels and on the CPU through Numba and FFTs.
+
+CuPy is never imported here: only when a CuPy array is passed or the CUDA
+backend is asked about.
+"""
+
+from ._api import convolve, convolve2d, correlate, correlate2d
+from ._backends import BackendInfo, backends, use_backend
+
+__version__ = "0.1.0"
+__all__ = ["correlate", "convolve", "correlate2d", "convolve2d", "backends",
+           "use_backend", "BackendInfo", "__version__"]

@@ -1,0 +1,221 @@
+"""Public functions: thin frontends over the validators, the plan and the backends."""
+
+import numpy as np
+
+from . import _backends, _validate
+from ._arrays import array_namespace, is_cupy_array, to_numpy
+from ._cost import check_method
+from ._plan import cast_result, plan_1d, plan_2d, result_dtype
+
+__all__ = ["correlate", "convolve", "correlate2d", "convolve2d"]
+
+_DOC_BOUNDARY = """boundary : str {'fill', 'wrap', 'symm'}, optional
+        How the input ``in1`` is extended beyond its edges (SciPy's flags)::
+
+            'fill' (or 'pad')          k k k k | a b c d | k k k k
+            'wrap' (or 'circular')     a b c d | a b c d | a b c d
+            'symm' (or 'symmetric')    d c b a | a b c d | d c b a
+
+        ``k`` is `fillvalue`. 'wrap' and 'symm' are periodic (periods ``n``
+        and ``2n``), so kernels larger than the input work."""
+
+_DOC_EXT = """method : {'auto', 'direct', 'fft'}, optional
+        Extension. 'direct' sums the products (exact for integers); 'fft'
+        uses tiled overlap-save FFTs (float and complex only; NaN/Inf then
+        spread over an FFT tile); 'auto' picks by a cost model and never
+        takes the FFT for integer or bool input or input holding NaN/Inf.
+    fast_float32 : bool, optional
+        Extension. By default float32 FFTs are computed in float64, which
+        keeps the local accuracy of high-dynamic-range images; True computes
+        them in float32 (about 2x faster, with relative errors up to ~1e-2
+        on pixels near 1e-4 of the maximum)."""
+
+
+def _run(plan, x, w, method, fast_float32):
+    """Execute a plan on the chosen backend; returns the result array."""
+    check_method(method)
+    xp = array_namespace(x)
+    macs = float(np.prod(plan.out_shape)) * float(np.prod(w.shape))
+    backend = _backends.select(is_cupy_array(x), macs)
+    if backend == "cuda":
+        from . import _cuda_backend
+        out = _cuda_backend.execute(plan, x, w, method=method, fast_float32=fast_float32)
+    else:
+        from . import _cpu
+        acc = _cpu.execute(plan, to_numpy(x), to_numpy(w), method, fast_float32)
+        out = cast_result(acc, plan.dtype)
+        if plan.reverse_output:
+            out = np.ascontiguousarray(out[::-1, ::-1])
+        if xp is not np:
+            out = xp.asarray(out)
+    return out
+
+
+# ------------------------------------------------------------------- 1-D
+
+def correlate(a, v, mode="valid", *, method="auto", fast_float32=False):
+    """Cross-correlation of two 1-dimensional sequences, as `numpy.correlate`.
+
+    ``c[k] = sum_n a[n + k] * conj(v[n])``, with ``a`` and ``v`` zero outside
+    their ends.
+
+    Parameters
+    ----------
+    a, v : array_like
+        Input sequences (1-D, non-empty). NumPy or CuPy arrays.
+    mode : {'valid', 'same', 'full'} or {0, 1, 2}, optional
+        Output length ``max(M, N) - min(M, N) + 1``, ``max(M, N)`` or
+        ``M + N - 1``. When ``len(v) > len(a)`` NumPy swaps the inputs: the
+        result is ``conj(reverse(correlate(v, a)))`` and 'same' starts one
+        later; this function reproduces both.
+    %s
+
+    Returns
+    -------
+    out : ndarray
+        NumPy's result dtype (the common type; integers wrap in it; float16
+        accumulates in float32). Same array type as ``a``.
+
+    Examples
+    --------
+    >>> import corrconv_gpu as cc
+    >>> cc.correlate([2, 1, 3, 5, 4], [1, -1])
+    array([ 1, -2, -2,  1])
+    """
+    a, v, mode = _validate.correlate_inputs(a, v, mode)
+    plan = plan_1d(a.shape[0], v.shape[0], mode, False, result_dtype(a, v))
+    return _run(plan, a[None, :], v[None, :], method, fast_float32)[0]
+
+
+def convolve(a, v, mode="full", *, method="auto", fast_float32=False):
+    """Discrete linear convolution of two 1-D sequences, as `numpy.convolve`.
+
+    ``c[k] = sum_n a[n] * v[k - n]``; never conjugates. 0-d inputs are
+    treated as length 1.
+
+    Parameters
+    ----------
+    a, v : array_like
+        Input sequences (non-empty). NumPy or CuPy arrays.
+    mode : {'full', 'valid', 'same'} or {2, 0, 1}, optional
+        Output length ``M + N - 1``, ``max(M, N) - min(M, N) + 1`` or
+        ``max(M, N)``.
+    %s
+
+    Returns
+    -------
+    out : ndarray
+
+    Examples
+    --------
+    >>> import corrconv_gpu as cc
+    >>> cc.convolve([2, 1, 3, 5, 4], [1, -1], 'valid')
+    array([-1,  2,  2, -1])
+    """
+    a, v, mode = _validate.convolve_inputs(a, v, mode)
+    plan = plan_1d(a.shape[0], v.shape[0], mode, True, result_dtype(a, v))
+    return _run(plan, a[None, :], v[None, :], method, fast_float32)[0]
+
+
+# ------------------------------------------------------------------- 2-D
+
+def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32):
+    name = "convolve2d" if flip else "correlate2d"
+    in1, in2 = _validate.as_2d_pair(in1, in2, name)
+    _validate.same_array_kind(in1, in2)
+    swapped = _validate.valid_swap_needed(mode, in1.shape, in2.shape)
+    if swapped:
+        in1, in2 = in2, in1
+    mode = _validate.mode_2d(mode)
+    bnd = _validate.boundary_2d(boundary)
+    dtype = result_dtype(in1, in2)
+    fill = _validate.fillvalue_2d(fillvalue, dtype) if bnd == "constant" else None
+    _validate.dtype_2d(dtype)
+    if bnd != "constant" and in1.size == 0 and in2.size != 0 and mode != "valid":
+        raise ValueError(f"boundary {boundary!r} cannot extend an empty in1 "
+                         f"of shape {in1.shape} (SciPy crashes here)")
+    plan = plan_2d(in1.shape, in2.shape, mode, flip, bnd, fill, dtype, swapped)
+    return _run(plan, in1, in2, method, fast_float32)
+
+
+def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
+                method="auto", fast_float32=False):
+    """Cross-correlate two 2-D arrays, as `scipy.signal.correlate2d`.
+
+    ``out[i, j] = sum_{p, q} in1e[i + p - K0 + 1, j + q - K1 + 1] * conj(in2[p, q])``
+    for the 'full' output, ``in1e`` being ``in1`` extended by `boundary`.
+
+    Parameters
+    ----------
+    in1 : array_like
+        First input (2-D). NumPy or CuPy array.
+    in2 : array_like
+        Second input (2-D), conjugated. A NumPy ``in2`` with a CuPy ``in1``
+        is accepted.
+    mode : str {'full', 'valid', 'same'}, optional
+        'full': ``M + K - 1``. 'valid': ``M - K + 1``; when ``in2`` is larger
+        in every dimension the inputs are swapped and the output is reversed
+        on both axes (and ``in1`` is conjugated instead, SciPy's complex
+        quirk). 'same': ``in1.shape``, the window ``full[K//2 : K//2 + M]``
+        per axis.
+    %s
+    fillvalue : scalar, optional
+        Value outside ``in1`` for 'fill'; cast to the result dtype. Default 0.
+    %s
+
+    Returns
+    -------
+    out : ndarray
+        The common dtype of the inputs (integers wrap in it); float16 is
+        accepted (an extension: SciPy refuses it) and accumulates in float32.
+
+    Examples
+    --------
+    >>> import numpy as np, corrconv_gpu as cc
+    >>> cc.correlate2d([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2], [3, 4]], 'valid')
+    array([[4, 3],
+           [2, 1]])
+    """
+    return _filter2d(in1, in2, mode, boundary, fillvalue, False, method, fast_float32)
+
+
+def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
+               method="auto", fast_float32=False):
+    """Convolve two 2-D arrays, as `scipy.signal.convolve2d`.
+
+    ``out[i, j] = sum_{p, q} in1e[i - p, j - q] * in2[p, q]`` ('full' output),
+    ``in1e`` being ``in1`` extended by `boundary`. The same kernel as
+    :func:`correlate2d` reading ``in2`` with flipped indices.
+
+    Parameters
+    ----------
+    in1 : array_like
+        First input (2-D). NumPy or CuPy array.
+    in2 : array_like
+        Second input (2-D).
+    mode : str {'full', 'valid', 'same'}, optional
+        'full': ``M + K - 1``. 'valid': ``M - K + 1`` (inputs swapped when
+        ``in2`` is larger in every dimension; convolution is unchanged by
+        it). 'same': ``in1.shape``, the window ``full[(K-1)//2 : ...]``.
+    %s
+    fillvalue : scalar, optional
+        Value outside ``in1`` for 'fill'; cast to the result dtype. Default 0.
+    %s
+
+    Returns
+    -------
+    out : ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, corrconv_gpu as cc
+    >>> cc.convolve2d([[1, 2]], [[1, 1]], 'full', 'fill', 5)
+    array([[6, 3, 7]])
+    """
+    return _filter2d(in1, in2, mode, boundary, fillvalue, True, method, fast_float32)
+
+
+correlate.__doc__ %= _DOC_EXT
+convolve.__doc__ %= _DOC_EXT
+correlate2d.__doc__ %= (_DOC_BOUNDARY, _DOC_EXT)
+convolve2d.__doc__ %= (_DOC_BOUNDARY, _DOC_EXT)

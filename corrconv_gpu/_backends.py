@@ -1,0 +1,122 @@
+"""Backend selection: which backend runs a plan, and why.
+
+``cpu`` is always available. ``cuda`` needs CuPy and a CUDA device; CuPy is
+imported only when a CuPy array is passed, when ``cuda`` is forced, when
+:func:`backends` is called, or when ``auto`` meets a NumPy problem large enough
+to pay the transfer and CuPy is installed.
+
+Forcing: :func:`use_backend` (a context manager) or the environment variable
+``CORRCONV_GPU_BACKEND`` (``auto``, ``cpu`` or ``cuda``; the context manager
+wins). Forcing ``cuda`` where it is unavailable raises ``RuntimeError`` with
+the reason; ``auto`` never raises.
+"""
+
+import contextlib
+import contextvars
+import functools
+import importlib.util
+import os
+from dataclasses import dataclass
+
+ENV_VAR = "CORRCONV_GPU_BACKEND"
+CHOICES = ("auto", "cpu", "cuda")
+# NumPy inputs go to a GPU only above this many multiply-adds (a model until
+# measured on a device: PCIe at ~20 GB/s against the CPU path's throughput)
+GPU_MIN_MACS = 2.0e8
+
+_forced = contextvars.ContextVar("corrconv_gpu_backend", default=None)
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    available: bool
+    reason: str  # why not available ('' when available)
+
+
+def _check_choice(name, source):
+    if name not in CHOICES:
+        raise ValueError(f"{source} must be one of 'auto', 'cpu' or 'cuda' "
+                         f"(got {name!r})")
+    return name
+
+
+def requested():
+    """The backend asked for: the innermost :func:`use_backend`, else the env var."""
+    name = _forced.get()
+    if name is not None:
+        return name
+    env = os.environ.get(ENV_VAR, "").strip().lower()
+    return _check_choice(env, f"environment variable {ENV_VAR}") if env else "auto"
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    """Force a backend inside a ``with`` block: ``'auto'``, ``'cpu'`` or ``'cuda'``.
+
+    Examples
+    --------
+    >>> import numpy as np, corrconv_gpu
+    >>> with corrconv_gpu.use_backend("cpu"):
+    ...     corrconv_gpu.correlate2d(np.ones((3, 3)), np.ones((2, 2)), "valid")
+    array([[4., 4.],
+           [4., 4.]])
+    """
+    token = _forced.set(_check_choice(name, "backend"))
+    try:
+        yield
+    finally:
+        _forced.reset(token)
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_status():
+    if importlib.util.find_spec("cupy") is None:
+        return False, "CuPy not installed"
+    try:
+        import cupy
+    except Exception as exc:  # a broken install is a reason, not a crash
+        return False, f"CuPy failed to import ({type(exc).__name__}: {exc})"
+    try:
+        if not cupy.cuda.is_available():
+            return False, "no CUDA device"
+    except Exception as exc:
+        return False, f"no CUDA device ({type(exc).__name__}: {exc})"
+    from . import _cuda_backend
+    if not _cuda_backend.READY:
+        return False, "the CUDA backend is not built into this version"
+    return True, ""
+
+
+def backends():
+    """What is available, and if not, why.
+
+    Returns
+    -------
+    dict
+        ``{'cpu': BackendInfo, 'cuda': BackendInfo}``.
+    """
+    ok, why = _cuda_status()
+    return {"cpu": BackendInfo("cpu", True, ""),
+            "cuda": BackendInfo("cuda", ok, why)}
+
+
+def select(on_device, macs):
+    """The backend for one call: ``'cpu'`` or ``'cuda'``.
+
+    ``on_device``: the image is a CuPy array. ``macs``: multiply-adds of the
+    problem (for the transfer threshold of NumPy inputs).
+    """
+    name = requested()
+    if name == "cpu":
+        return "cpu"
+    if name == "cuda":
+        ok, why = _cuda_status()
+        if not ok:
+            raise RuntimeError(f"backend 'cuda' was requested but is unavailable: {why}")
+        return "cuda"
+    if on_device:
+        return "cuda" if _cuda_status()[0] else "cpu"
+    if macs >= GPU_MIN_MACS and importlib.util.find_spec("cupy") is not None:
+        return "cuda" if _cuda_status()[0] else "cpu"
+    return "cpu"

@@ -1,0 +1,54 @@
+"""Boundary extension by index maps: the one place the host reads outside the input.
+
+::
+
+    constant  k k k k | a b c d | k k k k     (scipy.signal 'fill')
+    wrap      a b c d | a b c d | a b c d     (scipy.signal 'wrap')
+    symmetric d c b a | a b c d | d c b a     (scipy.signal 'symm', numpy.pad 'symmetric')
+    mirror      d c b | a b c d | c b a       (numpy.pad 'reflect')
+    nearest   a a a a | a b c d | d d d d     (numpy.pad 'edge')
+
+All but ``constant`` are periodic (period n, 2n, 2n-2), so kernels larger than
+the input work.
+"""
+
+import numpy as np
+
+
+def extend_index(idx, n, mode, xp=np):
+    """Map positions ``idx`` (any integers) into ``[0, n)`` for ``mode``.
+
+    Returns ``(index, inside)``; ``inside`` is False where ``constant`` reads
+    the fill value (the index there is clipped, only to stay in bounds).
+    """
+    inside = (idx >= 0) & (idx < n)
+    if mode == "constant":
+        return xp.clip(idx, 0, max(n - 1, 0)), inside
+    if n == 0:
+        raise ValueError(f"boundary {mode!r} cannot extend an empty input")
+    if mode == "wrap":
+        return idx % n, inside
+    if mode == "symmetric":
+        m = idx % (2 * n)
+        return xp.where(m < n, m, 2 * n - 1 - m), inside
+    if mode == "mirror":
+        if n == 1:
+            return xp.zeros_like(idx), inside
+        m = idx % (2 * n - 2)
+        return xp.where(m < n, m, 2 * n - 2 - m), inside
+    if mode == "nearest":
+        return xp.clip(idx, 0, n - 1), inside
+    raise ValueError(f"unknown boundary {mode!r}")
+
+
+def extended_block(x, rows, cols, mode, fill, xp=np):
+    """``X[rows[0]:rows[1], cols[0]:cols[1]]`` of the boundary-extended ``x``."""
+    ri, rin = extend_index(xp.arange(rows[0], rows[1]), x.shape[0], mode, xp)
+    ci, cin = extend_index(xp.arange(cols[0], cols[1]), x.shape[1], mode, xp)
+    if x.shape[0] == 0 or x.shape[1] == 0:  # only 'constant' gets here
+        return xp.full((len(ri), len(ci)), fill, dtype=x.dtype)
+    block = x[ri[:, None], ci[None, :]]
+    if mode == "constant" and not (bool(rin.all()) and bool(cin.all())):
+        block[~rin, :] = fill
+        block[:, ~cin] = fill
+    return block

@@ -1,0 +1,128 @@
+"""One plan for every frontend: output window and offsets, boundary, flip,
+conj and dtypes. Backends execute a :class:`Plan`; they never see modes.
+
+Every call reduces to::
+
+    out[i, j] = sum_{p < K0, q < K1} X[i + r0 + p, j + r1 + q] * W[p, q]
+
+for ``0 <= i < O0, 0 <= j < O1``, where ``X`` is the input extended by the
+boundary rule, ``W = w`` for correlation and ``W[p, q] = w[K0-1-p, K1-1-q]``
+for convolution (``flip``; backends read the weights with flipped indices,
+they never make a flipped copy), conjugated when ``conj``. ``full``, ``same``
+and ``valid`` are only different ``(O, r)``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# boundary names of the plan (the rows of the table in semantics.md)
+BOUNDARIES = ("constant", "wrap", "symmetric", "mirror", "nearest")
+
+
+@dataclass(frozen=True)
+class Plan:
+    out_shape: tuple      # (O0, O1)
+    offset: tuple         # (r0, r1)
+    flip: bool
+    conj: bool
+    boundary: str         # one of BOUNDARIES
+    fillvalue: object     # 0-d array of compute_dtype (used for 'constant')
+    dtype: np.dtype       # result dtype
+    compute_dtype: np.dtype
+    reverse_output: bool = False   # SciPy's correlate2d 'valid' swap
+
+
+# ------------------------------------------------------------------ dtypes
+
+def result_dtype(a, b):
+    """NumPy's common type of two arrays (the result dtype of every frontend)."""
+    return np.result_type(a.dtype, b.dtype)
+
+
+def compute_dtype(dtype):
+    """The dtype the backends accumulate in.
+
+    float16 accumulates in float32 (as NumPy's ``HALF_dot``); every integer and
+    bool in int64, whose wrap-around modulo 2**64 reduces to the result type's
+    wrap-around when cast; float32/64 and complex64/128 in themselves; other
+    types (long double, object) in themselves on the generic CPU method.
+    """
+    dtype = np.dtype(dtype)
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    if dtype.kind in "biu":
+        return np.dtype(np.int64)
+    return dtype
+
+
+def cast_result(acc, dtype):
+    """Cast an accumulator array to the result dtype with NumPy's wrap."""
+    if acc.dtype == dtype:
+        return acc
+    if dtype.kind == "b":
+        return acc != 0
+    return acc.astype(dtype)
+
+
+def to_compute(a, cdtype, xp=np):
+    """``a`` as a C-contiguous, native-order array of ``cdtype`` (copy only if needed)."""
+    return xp.ascontiguousarray(a, dtype=cdtype)
+
+
+# ----------------------------------------------------------------- windows
+
+def window_full(m, k):
+    """Full: every lag; O = M + K - 1, starting K - 1 before the input."""
+    return m + k - 1, -(k - 1)
+
+
+def window_valid(m, k):
+    return m - k + 1, 0
+
+
+def window_from_full(start, length, k):
+    """A window of the full output given its start index in 'full'."""
+    return length, start - (k - 1)
+
+
+def plan_2d(shape1, shape2, mode, flip, boundary, fill, dtype, swapped):
+    """The plan of scipy.signal.correlate2d/convolve2d (after any swap)."""
+    cdt = compute_dtype(dtype)
+    out, off = [], []
+    for m, k in zip(shape1, shape2):
+        if mode == "full":
+            o, r = window_full(m, k)
+        elif mode == "valid":
+            o, r = window_valid(m, k)
+        else:  # 'same': correlate2d full[K//2:], convolve2d full[(K-1)//2:]
+            o, r = window_from_full((k - 1) // 2 if flip else k // 2, m, k)
+        out.append(o)
+        off.append(r)
+    if any(o < 0 for o in out):
+        raise ValueError("negative dimensions are not allowed")
+    conj = (not flip) and cdt.kind == "c"
+    return Plan(tuple(out), tuple(off), flip, conj, boundary,
+                np.asarray(fill).astype(cdt) if fill is not None else None,
+                np.dtype(dtype), cdt, reverse_output=swapped and not flip)
+
+
+def plan_1d(n, k, mode, flip, dtype):
+    """The plan of numpy.correlate (flip=False) / numpy.convolve (flip=True).
+
+    ``a`` is always the input and ``v`` the weights: NumPy's swap when
+    len(v) > len(a) changes nothing but the 'same' start index, which for
+    correlate moves from (min-1)//2 to min//2.
+    """
+    cdt = compute_dtype(dtype)
+    lo, hi = min(n, k), max(n, k)
+    if mode == "full":
+        o, r = window_full(n, k)
+    elif mode == "valid":
+        o, r = window_from_full(k - 1 if k <= n else n - 1, hi - lo + 1, k)
+    else:
+        start = lo // 2 if (not flip and k > n) else (lo - 1) // 2
+        o, r = window_from_full(start, hi, k)
+    conj = (not flip) and cdt.kind == "c"
+    return Plan((1, o), (0, r), flip, conj, "constant", np.zeros((), cdt),
+                np.dtype(dtype), cdt)
