@@ -42,12 +42,11 @@ def _run(plan, x, w, method, fast_float32):
         out = _cuda_backend.execute(plan, x, w, method=method, fast_float32=fast_float32)
     else:
         from . import _cpu
-        acc = _cpu.execute(plan, to_numpy(x), to_numpy(w), method, fast_float32)
-        out = cast_result(acc, plan.dtype)
-        if plan.reverse_output:
-            out = np.ascontiguousarray(out[::-1, ::-1])
-        if xp is not np:
-            out = xp.asarray(out)
+        out = cast_result(_cpu.execute(plan, to_numpy(x), to_numpy(w), method,
+                                       fast_float32), plan.dtype)
+        out = xp.asarray(out)
+    if plan.reverse_output:
+        out = xp.ascontiguousarray(out[::-1, ::-1])
     return out
 
 

@@ -11,16 +11,21 @@ with W(p, q) = w[K0-1-p, K1-1-q] if flip else w[p, q], conjugated if conj.
 
 Design
 ------
-Parallel (prange) over blocks of ``_R`` output rows.  Each prange iteration
-owns a small accumulator buffer ``acc[_R, _CH]`` (allocated per iteration,
-L1 resident) and walks the output columns in chunks of ``_CH``.  For every
-kernel row p the ``_R`` output rows of the block share the same weight row,
-so the inner loop over contiguous j updates ``_R`` accumulator rows with
-``_T`` taps each (``_R*_T`` multiply-adds per element; weights hoisted into
-scalars), which LLVM vectorizes.  Leftover taps / leftover rows use the same
-loop with fewer taps/rows.  Every output is accumulated in exactly the
-naive order (p outer, q inner, sequentially, starting from 0), independent
-of blocking and of the number of threads, so results are deterministic.
+x, w and out are passed as flat 1-D views (no copies); a tap t = p*K1 + q
+(lexicographic order) is just a flat x offset p*sx + q, and flip is index
+arithmetic on the flat weights (W(t) = w.flat[K0*K1-1-t]).  prange runs
+over blocks of ``_R`` = 4 output rows; each iteration owns an L1-resident
+accumulator ``acc[_R * _CH]`` and walks the columns in chunks of ``_CH``.
+The inner loop (contiguous j, vectorized by LLVM) updates all 4 rows with
+``_T`` = 4 consecutive taps each (16 multiply-adds per element, weights
+hoisted into scalars); groups of taps cross kernel-row boundaries, and the
+< 4 leftover taps use a 1-tap loop.  A partial last block duplicates its
+last row (in bounds) and writes only the valid rows.  Inner indices are
+uint64 so Numba emits no negative-index wraparound (which would produce
+gathers).  Every output is accumulated in exactly the naive order (from 0,
+taps ascending, one at a time, no FMA contraction), so the result is
+independent of blocking and thread count (bitwise equal to a sequential
+float64 loop in the same order).
 """
 import numpy as np
 from numba import njit, prange

@@ -44,7 +44,6 @@ in double precision.
 import functools
 import importlib
 import inspect
-import math
 import os
 
 import numpy as np
@@ -66,18 +65,34 @@ GPU_MAX_L = 4096
 CPU_BATCH_BYTES = 4 << 20
 GPU_BATCH_BYTES = 256 << 20
 
-# cost model: seconds = n_tiles * (A * N * log2(N) + B * N + C) + D * n0 * n1 + E
-# with N = L0 * L1 work elements per tile; ``A``/``B`` doubled for complex data.
+# Cost model (single-thread CPU seconds, fitted by NNLS to measured runs of
+# this function with forced tile sizes, 2048^2 real / 1024^2 complex, K=3..31,
+# L=48..768, workers=1; the machine was shared, so the fit is +-30%):
+#
+#   cpu = n_tiles * (F * (A * N * log2(N) + B * N + G * lines) + C)
+#         + D * n0 * n1 + kernel
+#   wall = cpu / PAR + E
+#
+# with N = L0 * L1 work elements per tile, lines = L0 + L1 the number of 1-D
+# transforms per tile (penalises very thin tiles), and F = COMPLEX_FACTOR for
+# complex data, 1 for real data (rfft2).  PAR is the parallel speed-up of the batched
+# transforms with 2 workers, E the fixed per-call overhead (plan, kernel
+# buffer, Python).
 _COST = {
-    # work itemsize (real part) -> (A, B, C, D, E)
-    4: (0.17e-9, 1.0e-9, 1.0e-6, 1.0e-9, 60e-6),
-    8: (0.35e-9, 2.0e-9, 1.5e-6, 1.5e-9, 60e-6),
+    # work itemsize (real part) -> (A, B, C, D)
+    4: (0.12e-9, 1.5e-9, 6.0e-6, 5.0e-9),
+    8: (0.38e-9, 3.0e-9, 10.0e-6, 3.0e-9),
 }
-#: Same form, used only to *choose tiles* for non-NumPy namespaces: per-tile
-#: constant small, no cache limit, launches are per batch.
+LINE_COST = 50e-9  # G
+COMPLEX_FACTOR = 2.5
+PAR = 1.8
+CALL_OVERHEAD = 60e-6
+#: Same form, used only to *choose tiles* for non-NumPy namespaces (GPU):
+#: transforms are cheap, the per-batch launch overhead dominates small tiles,
+#: there is no cache limit.  Not calibrated (no GPU on the dev machine).
 _COST_GPU = {
-    4: (0.01e-9, 0.02e-9, 0.05e-6, 0.02e-9, 100e-6),
-    8: (0.02e-9, 0.04e-9, 0.05e-6, 0.04e-9, 100e-6),
+    4: (0.01e-9, 0.02e-9, 0.05e-6, 0.02e-9),
+    8: (0.02e-9, 0.04e-9, 0.05e-6, 0.04e-9),
 }
 
 
@@ -149,12 +164,15 @@ class _Axis:
             self.L, self.tout, self.lin, self.count)
 
 
-def _model_total(nt, N, n0, n1, consts, cplx):
-    A, B, C, D, E = consts
-    f = 2.0 if cplx else 1.0
-    per_tile = f * (A * N * np.log2(np.maximum(N, 2)) + B * N) + C
-    # + one kernel transform of size N
-    return nt * per_tile + D * n0 * n1 + E + f * A * N * np.log2(np.maximum(N, 2))
+def _model_total(nt, N, lines, n0, n1, consts, cplx, gpu=False):
+    A, B, C, D = consts
+    f = COMPLEX_FACTOR if cplx else 1.0
+    logn = np.log2(np.maximum(N, 2))
+    g = 0.0 if gpu else LINE_COST
+    per_tile = f * (A * N * logn + B * N + g * lines) + C
+    kernel = f * (A * N * logn + B * N)
+    par = np.where(nt > 1, PAR, 1.0 + (PAR - 1.0) * 0.5)
+    return (nt * per_tile + D * n0 * n1 + kernel) / par + CALL_OVERHEAD
 
 
 @functools.lru_cache(maxsize=512)
@@ -170,7 +188,8 @@ def plan_tiles(n0, n1, K0, K1, cplx, itemsize, gpu=False):
     nt1 = -(-n1 // t1)
     N = c0[:, None].astype(np.float64) * c1[None, :]
     nt = nt0[:, None].astype(np.float64) * nt1[None, :]
-    tot = _model_total(nt, N, n0, n1, consts, cplx)
+    lines = c0[:, None].astype(np.float64) + c1[None, :]
+    tot = _model_total(nt, N, lines, n0, n1, consts, cplx, gpu)
     if not gpu:
         # out-of-cache penalty for multi-tile plans with huge tiles
         big = (N * itemsize * (2 if cplx else 1)) > (2 << 20)
@@ -253,6 +272,12 @@ def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
         workers = os.cpu_count() or 1
 
     K0, K1 = (int(k) for k in w.shape)
+    xr0, xc0, or0, oc0 = int(xr0), int(xc0), int(or0), int(oc0)
+    # cheap insurance: the strided views below must never leave the arrays
+    if (min(xr0, xc0, or0, oc0) < 0 or K0 < 1 or K1 < 1
+            or xr0 + n0 + K0 - 1 > x.shape[0] or xc0 + n1 + K1 - 1 > x.shape[1]
+            or or0 + n0 > out.shape[0] or oc0 + n1 > out.shape[1]):
+        raise ValueError("fft_correlate_window: window out of bounds")
     dt = np.dtype(x.dtype)
     cplx = dt.kind == "c"
     itemsize = _work_itemsize(dt, fast_float32)

@@ -4,6 +4,7 @@
 #include <cstring>
 
 struct __half {
+    static constexpr bool __emu_is_half = true;
     _Float16 __x;
     __half() = default;
     constexpr __half(float f) : __x((_Float16)f) {}

@@ -39,9 +39,12 @@
 #define __align__(n) __attribute__((aligned(n)))
 #define __grid_constant__
 // CUDA shared memory: one instance per running block == per OS thread.
-// All __shared__ variables go to one TLS section so the runtime can poison
-// them (the section is bracketed by marker objects at link time).
-#define __shared__ __attribute__((section(".tbss.emu_shared"))) thread_local
+// Block-scope thread_local is implicitly static; `extern __shared__ T a[];`
+// becomes an undefined TLS symbol that the build defines (aliasing the
+// dynamic shared memory buffer).  The kernel object's TLS (= its static
+// shared memory) is bracketed by marker objects at link time so that the
+// runtime can poison it.
+#define __shared__ thread_local
 
 #define threadIdx (static_cast<const uint3&>(::__emu::t_threadIdx))
 #define blockIdx (static_cast<const uint3&>(::__emu::t_blockIdx))
@@ -269,3 +272,56 @@ inline uint3 make_uint3(unsigned x, unsigned y, unsigned z) { return uint3{x, y,
 #endif
 #define __EMU_STR2(x) #x
 #define __EMU_STR(x) __EMU_STR2(x)
+
+// ---------------------------------------------------------------- launch glue
+// Used by the generated trampolines (one per name expression).
+namespace __emu {
+template <class T, class = void> struct __is_half_like : std::false_type {};
+template <class T> struct __is_half_like<T, std::void_t<decltype(T::__emu_is_half)>> : std::true_type {};
+template <class T> struct __is_complex : std::false_type {};
+template <class T> struct __is_complex<std::complex<T>> : std::true_type {};
+// 0 other (struct), 1 pointer, 2 signed int, 3 unsigned int, 4 float, 5 complex, 6 bool, 7 void
+template <class T> constexpr int __kind_of() {
+    if constexpr (std::is_void<T>::value) return 7;
+    else if constexpr (std::is_pointer<T>::value) return 1;
+    else if constexpr (std::is_same<T, bool>::value) return 6;
+    else if constexpr (std::is_enum<T>::value) return std::is_signed<std::underlying_type_t<T>>::value ? 2 : 3;
+    else if constexpr (std::is_integral<T>::value) return std::is_signed<T>::value ? 2 : 3;
+    else if constexpr (std::is_floating_point<T>::value) return 4;
+    else if constexpr (__is_complex<T>::value) return 5;
+    else if constexpr (__is_half_like<T>::value) return 4;
+    else return 0;
+}
+template <class T> constexpr long long __sizeof_or0() {
+    if constexpr (std::is_void<T>::value) return 0; else return (long long)sizeof(T);
+}
+template <class... P>
+struct __Launcher {
+    using Tup = std::tuple<std::remove_cv_t<P>...>;
+    void (*k)(P...);
+    Tup tup;
+    static void body(void* self) {
+        __Launcher* s = static_cast<__Launcher*>(self);
+        std::apply(s->k, s->tup);  // each CUDA thread gets its own copies of the arguments
+    }
+};
+template <class... P, size_t... I>
+inline void __unpack(std::tuple<P...>& t, void** args, std::index_sequence<I...>) {
+    (std::memcpy((void*)&std::get<I>(t), args[I], sizeof(P)), ...);
+}
+template <class... P> inline int nparams(void (*)(P...)) { return (int)sizeof...(P); }
+template <class... P> inline void params(void (*)(P...), long long* sizes, int* kinds, int* pkinds, long long* psizes) {
+    int i = 0;
+    ((sizes[i] = (long long)sizeof(P), kinds[i] = __kind_of<std::remove_cv_t<P>>(),
+      pkinds[i] = std::is_pointer<P>::value ? __kind_of<std::remove_cv_t<std::remove_pointer_t<P>>>() : -1,
+      psizes[i] = std::is_pointer<P>::value ? __sizeof_or0<std::remove_cv_t<std::remove_pointer_t<P>>>() : 0, ++i), ...);
+    (void)sizes; (void)kinds; (void)pkinds; (void)psizes; (void)i;
+}
+template <class... P> inline int launch(void (*k)(P...), const LaunchCfg* cfg, void** args) {
+    static_assert((std::is_trivially_copyable<std::remove_cv_t<P>>::value && ...), "kernel parameters must be trivially copyable");
+    __Launcher<P...> l;
+    l.k = k;
+    __unpack(l.tup, args, std::index_sequence_for<P...>{});
+    return run_grid(cfg, &__Launcher<P...>::body, &l);
+}
+}  // namespace __emu

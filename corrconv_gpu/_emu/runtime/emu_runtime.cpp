@@ -31,6 +31,7 @@ void __tsan_destroy_fiber(void* fiber);
 void __tsan_switch_to_fiber(void* fiber, unsigned flags);
 void __tsan_acquire(void* addr);
 void __tsan_release(void* addr);
+void __tsan_set_fiber_name(void* fiber, const char* name);
 }
 #define TSAN_RELEASE(p) __tsan_release(p)
 #define TSAN_ACQUIRE(p) __tsan_acquire(p)
@@ -123,7 +124,7 @@ struct Fiber {
     int wop = 0, wparam = 0, wwidth = 32;
     unsigned wmask = 0;
     unsigned long long wval = 0, wres = 0;
-    unsigned bar_phase = 0;
+    unsigned bar_phase = 0, warp_phase = 0;
     void* tsan = nullptr;
     void* asan_fake = nullptr;
 };
@@ -209,6 +210,9 @@ void put_arena(StackArena a) {
 }
 
 void fiber_main(void* arg);
+#if !defined(__x86_64__)
+void fiber_main_uc();
+#endif
 
 void init_fiber_context(Worker* w, Fiber* f) {
 #if defined(__x86_64__)
@@ -404,9 +408,16 @@ void run_block(Worker* w, long long bid) {
         f.tid = uint3{i % bx, (i / bx) % by, i / (bx * by)};
         f.state = ST_RUN;
         f.bar_phase = 0;
+        f.warp_phase = 0;
         init_fiber_context(w, &f);
 #ifdef EMU_ASAN
         __asan_unpoison_memory_region(f.stack_lo, f.stack_size);
+#endif
+#ifdef EMU_TSAN
+        char name[96];
+        snprintf(name, sizeof name, "CUDA threadIdx=(%u,%u,%u) blockIdx=(%u,%u,%u)", f.tid.x, f.tid.y, f.tid.z,
+                 t_blockIdx.x, t_blockIdx.y, t_blockIdx.z);
+        __tsan_set_fiber_name(f.tsan, name);
 #endif
     }
     TSAN_RELEASE(&w->start_sync);
@@ -473,8 +484,9 @@ void worker_main(Launch* L) {
     w.n = c->block[0] * c->block[1] * c->block[2];
     w.fibers.resize(w.n);
     w.order.resize(w.n);
+    w.warp_sync.assign((w.n + 31) / 32 * 2, 0);
     for (unsigned i = 0; i < w.n; ++i) w.order[i] = (c->thread_order == 1) ? (w.n - 1 - i) : i;
-    w.rng.seed(c->seed * 0x9E3779B97F4A7C15ull + 12345u + (unsigned long long)std::hash<std::thread::id>()(std::this_thread::get_id()) * 0);
+    w.rng.seed(c->seed * 0x9E3779B97F4A7C15ull + 12345u);
     size_t ps = page_size();
     size_t ss = ((size_t)c->stack_size + ps - 1) / ps * ps;
     w.arena = get_arena(ss, w.n);
@@ -546,18 +558,12 @@ __attribute__((noinline)) unsigned long long warp_op(int op, unsigned mask, unsi
     f->state = ST_WARP;
     f->wop = op; f->wmask = mask; f->wval = value; f->wparam = param; f->wwidth = width;
     // warp collectives also order memory between the participating lanes
-    char* sync = &w->bar_sync[0] + 0;
-    (void)sync;
-#ifdef EMU_TSAN
-    if (w->warp_sync.size() < (w->n + 31) / 32 * 2) w->warp_sync.resize((w->n + 31) / 32 * 2);
-    char* ws = &w->warp_sync[(f->lin / 32) * 2];
-    __tsan_release(ws + (f->bar_phase & 1));
-#endif
+    char* ws = &w->warp_sync[(f->lin / 32) * 2 + (f->warp_phase & 1)];
+    TSAN_RELEASE(ws);
     switch_to_sched(w, f, false);
-#ifdef EMU_TSAN
-    __tsan_acquire(ws + (f->bar_phase & 1));
-#endif
-    f->bar_phase++;
+    TSAN_ACQUIRE(ws);
+    (void)ws;
+    f->warp_phase++;
     return f->wres;
 }
 
