@@ -1,27 +1,41 @@
-"""The cost model that picks a method. All its constants live here.
+"""The cost model that picks a method. The direct method's constants live here;
+the FFT and separable methods estimate their own cost
+(:func:`~corrconv_gpu._methods.fft.fft_cost_estimate`,
+:func:`~corrconv_gpu._methods.separable.separable_cost_estimate`), each from
+its own measured constants.
 
 Seconds on the CPU backend (2 cores, measured by ``benchmarks/``):
 
-* direct: ``n_out * taps * DIRECT_S_PER_MAC[dtype]`` plus a call overhead;
-* fft: the FFT method's own estimate (:func:`fft_cost_estimate`), which knows
-  its tiling.
+* direct: ``n_out * (DIRECT_S_PER_OUT + taps * DIRECT_S_PER_MAC)`` plus a call
+  overhead (a per-output floor: the accumulator traffic of short kernels);
+* separable (rank-r kernels, see :func:`~corrconv_gpu._methods.separable.decompose`):
+  r pairs of 1-D passes;
+* fft: tiled overlap-save.
 
 Integer, bool and object problems never take the FFT (exactness), nor do
-inputs holding NaN or Inf (an FFT spreads them over a whole tile, where SciPy
-confines them to the outputs that read them).
+inputs or fill values holding NaN or Inf (an FFT spreads them over a whole
+tile, where SciPy confines them to the outputs that read them).
 """
 
 import numpy as np
 
-METHODS = ("auto", "direct", "fft")
+METHODS = ("auto", "direct", "separable", "fft")
 
-# seconds per (output x tap) of the direct method, 2 threads, large images
+# seconds per output, and per (output x tap), of the direct method; 2 threads,
+# 2048^2 and 4096^2 images (the helper measurements of the Numba kernel)
+DIRECT_S_PER_OUT = {
+    np.dtype(np.float32): 2.9e-9,
+    np.dtype(np.float64): 5.7e-9,
+    np.dtype(np.complex64): 3.0e-9,
+    np.dtype(np.complex128): 5.0e-9,
+    np.dtype(np.int64): 4.4e-9,
+}
 DIRECT_S_PER_MAC = {
     np.dtype(np.float32): 0.10e-9,
-    np.dtype(np.float64): 0.20e-9,
-    np.dtype(np.complex64): 0.45e-9,
-    np.dtype(np.complex128): 0.90e-9,
-    np.dtype(np.int64): 0.35e-9,
+    np.dtype(np.float64): 0.17e-9,
+    np.dtype(np.complex64): 1.35e-9,
+    np.dtype(np.complex128): 1.55e-9,
+    np.dtype(np.int64): 0.20e-9,
 }
 DIRECT_OVERHEAD_S = 5e-6
 FFT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64),
@@ -30,20 +44,27 @@ FFT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64),
 
 def check_method(method):
     if method not in METHODS:
-        raise ValueError(f"method must be one of 'auto', 'direct' or 'fft' "
-                         f"(got {method!r})")
+        raise ValueError("method must be one of 'auto', 'direct', 'separable' or "
+                         f"'fft' (got {method!r})")
     return method
 
 
 def direct_cost(n0, n1, k0, k1, dtype):
-    return DIRECT_OVERHEAD_S + n0 * n1 * k0 * k1 * DIRECT_S_PER_MAC[np.dtype(dtype)]
-
-
-def choose_cpu(n0, n1, k0, k1, dtype, fast_float32=False):
-    """'direct' or 'fft' for one window of the CPU backend."""
     dtype = np.dtype(dtype)
-    if dtype not in FFT_DTYPES:
-        return "direct"
+    n = n0 * n1
+    return DIRECT_OVERHEAD_S + n * (DIRECT_S_PER_OUT[dtype] + k0 * k1 * DIRECT_S_PER_MAC[dtype])
+
+
+def choose_cpu(n0, n1, k0, k1, dtype, fast_float32=False, rank=None, fft_ok=True):
+    """The cheapest of 'direct', 'separable' (when ``rank``) and 'fft' (when
+    ``fft_ok`` and a float dtype) for one window of the CPU backend."""
     from ._methods.fft import fft_cost_estimate
-    fft = fft_cost_estimate(n0, n1, k0, k1, dtype, fast_float32=fast_float32)
-    return "fft" if fft < direct_cost(n0, n1, k0, k1, dtype) else "direct"
+    from ._methods.separable import separable_cost_estimate
+
+    dtype = np.dtype(dtype)
+    costs = {"direct": direct_cost(n0, n1, k0, k1, dtype)}
+    if rank:
+        costs["separable"] = separable_cost_estimate(n0, n1, k0, k1, rank, dtype)
+    if fft_ok and dtype in FFT_DTYPES:
+        costs["fft"] = fft_cost_estimate(n0, n1, k0, k1, dtype, fast_float32=fast_float32)
+    return min(costs, key=costs.get)

@@ -115,7 +115,7 @@ def valid_swap_needed(mode, shape1, shape2):
 def mode_2d(mode):
     try:
         return _MODES_2D[mode]
-    except (KeyError, TypeError):
+    except KeyError:  # an unhashable mode raises TypeError, as in SciPy
         raise ValueError(
             "Acceptable mode flags are 'valid', 'same', or 'full'.") from None
 
@@ -124,7 +124,7 @@ def boundary_2d(boundary):
     """SciPy boundary flag -> the plan's boundary name."""
     try:
         name = _BOUNDARIES_2D[boundary]
-    except (KeyError, TypeError):
+    except KeyError:
         raise ValueError(
             "Acceptable boundary flags are 'fill', 'circular' (or 'wrap'), and "
             "'symmetric' (or 'symm').") from None
@@ -138,7 +138,8 @@ def _fill_as(value, dtype):
     # scalars are cast unsafely, Python values are converted by value.
     if isinstance(value, np.ndarray):
         if not np.can_cast(value.dtype, dtype, "safe"):
-            raise TypeError(f"Cannot cast array data from {value.dtype!r} to "
+            what = "scalar" if value.ndim == 0 else "array data"
+            raise TypeError(f"Cannot cast {what} from {value.dtype!r} to "
                             f"{dtype!r} according to the rule 'safe'")
         return value.astype(dtype)
     if isinstance(value, np.generic):
@@ -178,3 +179,175 @@ def same_array_kind(in1, in2):
         raise TypeError("in2 is a CuPy array but in1 is a NumPy array: pass the "
                         "image (in1) as a CuPy array to compute on the GPU, or "
                         "both as NumPy arrays")
+
+
+# ------------------------------------------- stacks of 2-D frames (axes=)
+
+def axes_pair(axes, ndim, name):
+    """``axes=`` of correlate2d/convolve2d: two distinct axes of ``in1``, normalized.
+
+    Messages as scipy.ndimage's ``_check_axes`` for out-of-range and repeated
+    axes.
+    """
+    try:
+        axes = tuple(operator.index(a) for a in axes)
+    except TypeError:
+        raise TypeError(f"{name}: axes must be a pair of integers (got {axes!r})") from None
+    if len(axes) != 2:
+        raise ValueError(f"{name}: axes must name exactly two axes of in1, the "
+                         f"axes of the 2-D kernel in2 (got {len(axes)})")
+    for a in axes:
+        if a < -ndim or a > ndim - 1:
+            raise ValueError(f"specified axis: {a} is out of range")
+    axes = tuple(a % ndim for a in axes)
+    if axes[0] == axes[1]:
+        raise ValueError("axes must be unique")
+    return axes
+
+
+def as_stack_pair(in1, in2, name, stacked):
+    """The 2-D check for a stack: ``in1.ndim >= 2`` and a 2-D kernel ``in2``.
+
+    Without ``stacked`` (2-D ``in1``, default axes) SciPy's own check and
+    message are used unchanged.
+    """
+    in1 = in1 if isinstance(in1, np.ndarray) or is_cupy_array(in1) else np.asarray(in1)
+    in2 = in2 if isinstance(in2, np.ndarray) or is_cupy_array(in2) else np.asarray(in2)
+    if not stacked or in1.ndim < 2:
+        return as_2d_pair(in1, in2, name)
+    if in2.ndim != 2:
+        raise ValueError(f"{name}: in2 (the kernel) must be a 2-D array when in1 "
+                         f"is a stack of 2-D frames (in1.ndim={in1.ndim}, "
+                         f"in2.ndim={in2.ndim})")
+    return in1, in2
+
+
+# ------------------------------------------------------- scipy.ndimage
+
+# scipy.ndimage mode names (filters: grid-* are synonyms) -> the plan's boundary
+_NDIMAGE_MODES = {"reflect": "symmetric", "grid-mirror": "symmetric",
+                  "mirror": "mirror", "nearest": "nearest",
+                  "wrap": "wrap", "grid-wrap": "wrap",
+                  "constant": "constant", "grid-constant": "constant"}
+
+# dtypes SciPy's C filters read and write; complex goes through real parts
+_NDIMAGE_REAL = frozenset(np.dtype(t) for t in (
+    np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+    np.int64, np.uint64, np.float32, np.float64))
+
+
+def ndimage_mode(mode):
+    """``_ni_support._extend_mode_to_code`` for filters: mode -> plan boundary."""
+    if isinstance(mode, str) and mode in _NDIMAGE_MODES:
+        return _NDIMAGE_MODES[mode]
+    raise RuntimeError("boundary mode not supported")
+
+
+def ndimage_modes_scalar(mode):
+    """scipy.ndimage.correlate refuses per-axis mode sequences."""
+    if not isinstance(mode, str) and np.iterable(mode):
+        raise RuntimeError("A sequence of modes is not supported")
+
+
+def ndimage_check_dtypes(input_dtype, output_dtype, complex_output, one_d=False):
+    """SciPy's C type check, input then output ("array type not supported";
+    the 1-D filters name the dtype: "array type dtype('float16') not supported",
+    that of the real component for complex arrays)."""
+    def component(dtype):
+        dtype = np.dtype(dtype)
+        return dtype.type(0).real.dtype if dtype.kind == "c" else dtype
+
+    in_dt = component(input_dtype)
+    out_dt = component(output_dtype) if complex_output else np.dtype(output_dtype)
+    for dtype in (in_dt, out_dt):
+        if dtype.newbyteorder("=") not in _NDIMAGE_REAL:
+            raise RuntimeError(f"array type {dtype!r} not supported" if one_d
+                               else "array type not supported")
+
+
+def ndimage_axes(axes, ndim):
+    """``_ni_support._check_axes``: None -> all axes; normalized, unique, in range."""
+    if axes is None:
+        return tuple(range(ndim))
+    if np.isscalar(axes):
+        axes = (operator.index(axes),)
+    elif np.iterable(axes) and not isinstance(axes, str):
+        axes = tuple(operator.index(a) for a in axes)
+    elif isinstance(axes, str):
+        raise TypeError(f"{type(axes).__name__!r} object cannot be interpreted as an integer")
+    else:
+        raise ValueError("axes must be an integer, iterable of integers, or None")
+    for a in axes:
+        if a < -ndim or a > ndim - 1:
+            raise ValueError(f"specified axis: {a} is out of range")
+    axes = tuple(a % ndim for a in axes)
+    if len(set(axes)) != len(axes):
+        raise ValueError("axes must be unique")
+    return axes
+
+
+def normalize_sequence(value, rank):
+    """``_ni_support._normalize_sequence``: a scalar repeated, or a sequence of ``rank``."""
+    if not isinstance(value, str) and np.iterable(value):
+        values = list(value)
+        if len(values) != rank:
+            raise RuntimeError("sequence argument must have length equal to input rank")
+        return values
+    return [value] * rank
+
+
+def _invalid_origin(origin, lenw):
+    return (origin < -(lenw // 2)) or (origin > (lenw - 1) // 2)
+
+
+def ndimage_origin_1d(origin, lenw, convolution):
+    """correlate1d/convolve1d origin: SciPy's check, on the correlation origin.
+
+    convolve1d is correlate1d with reversed weights and ``-origin`` (minus 1
+    for an even length); that origin is checked and returned.
+    """
+    if convolution:
+        origin = -origin
+        if not lenw & 1:
+            origin -= 1
+    if _invalid_origin(origin, lenw):
+        raise ValueError("Invalid origin; origin must satisfy -(len(weights) // 2) "
+                         "<= origin <= (len(weights)-1) // 2")
+    return operator.index(origin)
+
+
+def ndimage_origins(origins, wshape, convolution):
+    """correlate/convolve origins (one per input axis), checked as SciPy does."""
+    origins = list(origins)
+    if convolution:
+        for i, k in enumerate(wshape):
+            origins[i] = -origins[i]
+            if not k & 1:
+                origins[i] -= 1
+    for o, k in zip(origins, wshape):
+        if _invalid_origin(o, k):
+            raise ValueError("Invalid origin; origin must satisfy -(weights.shape[k] // 2) "
+                             "<= origin[k] <= (weights.shape[k]-1) // 2")
+    return [operator.index(o) for o in origins]
+
+
+def ndimage_cval(cval, complex_input, complex_weights):
+    """cval as SciPy's C code reads it: a real number; complex only for complex input."""
+    if complex_input:
+        return complex(cval)
+    if np.iscomplexobj(cval):
+        if complex_weights:
+            raise ValueError("Cannot provide a complex-valued cval when the input is real.")
+        raise TypeError("must be real number, not complex")
+    if isinstance(cval, (str, bytes)):
+        raise TypeError(f"must be real number, not {type(cval).__name__}")
+    return float(cval)
+
+
+def ndimage_at_most_2d(active, wshape, name):
+    """Our limit: a filter with more than two axes of length > 1 is not supported."""
+    if len(active) > 2:
+        raise ValueError(f"{name}: only 1-D and 2-D filtering is supported, but "
+                         f"weights of shape {tuple(wshape)} extend over "
+                         f"{len(active)} axes (at most 2 may have length > 1; "
+                         f"filter a stack of 2-D frames with axes=)")

@@ -65,6 +65,8 @@ def full2d(x, w, *, conj=False, flip=False, boundary="fill", fillvalue=0, dtype=
     if conj and acc.kind == "c":
         wa = np.conj(wa)
     k0, k1 = wa.shape
+    if wa.size == 0:  # a sum over no taps
+        return _cast(np.zeros((x.shape[0] + k0 - 1, x.shape[1] + k1 - 1), acc), dtype)
     boundary = _ALIASES.get(boundary, boundary)
     pad = ((k0 - 1, k0 - 1), (k1 - 1, k1 - 1))
     if boundary == "fill":

@@ -24,6 +24,9 @@ def _method_fn(name):
     if name == "fft":
         from .._methods.fft import fft_correlate_window
         return fft_correlate_window
+    if name == "separable":
+        from .._methods.separable import separable_correlate_window
+        return separable_correlate_window
     from ._generic import correlate_window
     return correlate_window
 
@@ -47,28 +50,56 @@ def _pieces(out_shape, offset, x_shape, k_shape):
 
 
 def execute(plan, x, w, method="auto", fast_float32=False):
-    """Run ``plan`` on NumPy arrays ``x`` (input) and ``w`` (weights).
+    """Run ``plan`` on NumPy arrays: ``x`` (M0, M1) or a stack (B, M0, M1), ``w`` (K0, K1).
 
-    Returns the output in the plan's compute dtype (the caller casts).
+    Returns the output, (O0, O1) or (B, O0, O1), in the plan's compute dtype
+    (the caller casts).
     """
     cdt = plan.compute_dtype
-    out = np.zeros(plan.out_shape, dtype=cdt)
+    batch = x.shape[:-2]
+    out = np.zeros(batch + tuple(plan.out_shape), dtype=cdt)
     if out.size == 0 or w.size == 0:      # no output, or a sum over no taps
         return out
-    xc = to_compute(x, cdt)
     wc = to_compute(w, cdt)
+    nframes = int(np.prod(batch, dtype=np.int64))
+    frames = x.reshape((nframes,) + x.shape[-2:])
+    outs = out.reshape((nframes,) + out.shape[-2:])
+    for b in range(frames.shape[0]):
+        _execute_frame(plan, to_compute(frames[b], cdt), wc, outs[b], method,
+                       fast_float32)
+    return out
+
+
+def _factors(wc, method):
+    """The low-rank factors of the weights (memoized), when the method may use them."""
+    if method not in ("auto", "separable") or wc.dtype not in _COMPILED:
+        return None
+    from .._methods.separable import decompose
+    return decompose(wc)
+
+
+def _execute_frame(plan, xc, wc, out, method, fast_float32):
+    cdt = plan.compute_dtype
     compiled = cdt in _COMPILED
-    fft_ok = compiled and cdt.kind in "fc" and (
-        method == "fft" or bool(np.isfinite(xc).all()))
+    # an FFT spreads NaN/Inf over a whole tile: 'auto' keeps them on direct
+    fft_ok = compiled and cdt.kind in "fc" and (method == "fft" or (
+        bool(np.isfinite(xc).all()) and (plan.boundary != "constant"
+                                         or bool(np.isfinite(plan.fillvalue)))))
+    factors = _factors(wc, method)
     (r0, r1), (k0, k1) = plan.offset, wc.shape
     for i0, i1, j0, j1, interior in _pieces(plan.out_shape, plan.offset, xc.shape, wc.shape):
         n0, n1 = i1 - i0, j1 - j0
         if not compiled:
             name = "generic"
         elif method == "auto":
-            name = choose_cpu(n0, n1, k0, k1, cdt, fast_float32) if fft_ok else "direct"
+            name = choose_cpu(n0, n1, k0, k1, cdt, fast_float32,
+                              rank=len(factors) if factors else None, fft_ok=fft_ok)
+        elif method == "fft":
+            name = "fft" if cdt.kind in "fc" else "direct"
+        elif method == "separable":
+            name = "separable" if factors else "direct"
         else:
-            name = method if (method != "fft" or cdt.kind in "fc") else "direct"
+            name = method
         if interior:
             src, sr, sc = xc, i0 + r0, j0 + r1
         else:
@@ -77,9 +108,10 @@ def execute(plan, x, w, method="auto", fast_float32=False):
                                  plan.fillvalue)
             sr = sc = 0
         fn = _method_fn(name)
+        args = (src, sr, sc, wc, plan.flip, plan.conj, out, i0, j0, n0, n1)
         if name == "fft":
-            fn(src, sr, sc, wc, plan.flip, plan.conj, out, i0, j0, n0, n1,
-               fast_float32=fast_float32)
+            fn(*args, fast_float32=fast_float32)
+        elif name == "separable":
+            fn(*args, factors=factors)
         else:
-            fn(src, sr, sc, wc, plan.flip, plan.conj, out, i0, j0, n0, n1)
-    return out
+            fn(*args)

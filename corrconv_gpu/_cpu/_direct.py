@@ -27,6 +27,7 @@ taps ascending, one at a time, no FMA contraction), so the result is
 independent of blocking and thread count (bitwise equal to a sequential
 float64 loop in the same order).
 """
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -43,6 +44,9 @@ SUPPORTED_DTYPES = (
 _R = 4      # output rows per block (register blocking over rows)
 _T = 4      # taps per inner iteration (register blocking over taps)
 _CH = 512   # output columns per chunk (accumulators stay in L1)
+# below this many multiply-adds a window runs on one thread: waking the pool
+# costs more than the work (and, on a loaded machine, a scheduler time slice)
+_SERIAL_MACS = 1 << 22
 
 # Unsigned index arithmetic in the inner loops: Numba emits no negative-index
 # wraparound selects for unsigned indices (those would turn the contiguous
@@ -151,6 +155,16 @@ def correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1):
         return
     sx = x.shape[1]
     so = out.shape[1]
+    threads = numba.get_num_threads()
+    if n0 * n1 * w.size < _SERIAL_MACS:
+        numba.set_num_threads(1)
+    try:
+        _launch(x, sx, xr0, xc0, w, flip, conj, out, so, or0, oc0, n0, n1)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def _launch(x, sx, xr0, xc0, w, flip, conj, out, so, or0, oc0, n0, n1):
     # Flat (1-D) views of the C-contiguous arrays: no copies.
     _kernel(x.reshape(-1), np.int64(sx), np.int64(int(xr0) * sx + int(xc0)),
             w.reshape(-1), np.int64(w.shape[0]), np.int64(w.shape[1]),

@@ -9,6 +9,51 @@ The unchanged .cu source is compiled by g++ with a forced-include header
 runs as a fiber and __syncthreads() is a real barrier, blocks run on a pool of
 OS threads.  See the module docstring of _build.py for caching and
 `EmuModule` for the rigor options and sanitizer builds.
+
+Memory-traffic counters (``sanitize='count'``)
+----------------------------------------------
+``EmuModule(..., sanitize='count')`` builds the kernel translation unit at
+-O2 with GCC's ThreadSanitizer instrumentation (``-fsanitize=thread --param
+tsan-instrument-func-entry-exit=0``), which calls ``__tsan_read{1,2,4,8,16}
+/ __tsan_write...(addr)`` (``..._range(addr, n)``, ``__tsan_atomicN_*``) for
+every memory access, but links no tsan runtime: ``runtime/emu_count.cpp``
+defines those callbacks and COUNTS (the fiber runtime itself is not
+instrumented; atomics are still performed atomically).  GCC's
+kernel-address instrumentation was tried first and rejected: it does not
+re-check a store to a location it just loaded (``a[i] *= s`` counts no
+write) and skips element-wise ``std::complex`` accesses.  Each
+access is classified by its start address:
+
+* shared -- in the running block's static ``__shared__`` TLS range or its
+  dynamic shared-memory buffer;
+* global -- in the byte extent ``[lo, hi)`` of one of the launch's pointer
+  arguments (the first matching argument wins when extents overlap);
+* other  -- anything else: locals kept in memory, the launch glue copying
+  the kernel arguments, ``__constant__``/namespace-scope globals, accesses
+  outside every argument's extent.  Reads of threadIdx/blockIdx/blockDim/
+  gridDim (special registers on a GPU) are not counted at all.
+
+After each launch ``fn.last_counters`` is a dict (see `COUNTER_KEYS`):
+``global_reads``/``global_read_bytes``, ``global_writes``/
+``global_write_bytes``, ``global_read_bytes_by_arg``/
+``global_write_bytes_by_arg`` (one entry per kernel parameter, 0 for
+scalars), ``shared_loads``/``shared_load_bytes``, ``shared_stores``/
+``shared_store_bytes``, ``other_loads``/``other_load_bytes``,
+``other_stores``/``other_store_bytes``.  They are per launch (reset at its
+start) and summed over the worker threads (thread-local accumulation merged
+at each worker's exit).  The build is optimised (-O2) like the plain one, so
+values the compiler keeps in registers are NOT re-counted -- it approximates
+the GPU's register reuse, and "requested" bytes are what the code asks of
+memory with no cache model.  Caveats: (1) out-of-line ``memcpy``/
+``memset`` calls (non-constant sizes) are not counted; (2) an atomic
+read-modify-write counts as one load and one store; (3) element-wise complex
+code accesses the real and imaginary parts separately (two accesses per
+element, bytes exact); (4) locals are counted as "other" only when they live
+in memory at the GIMPLE level (address taken, dynamically indexed arrays);
+register-allocator spills happen after instrumentation and are not counted;
+(5) the counts follow the host compiler's code, not ptxas'
+(unrolling, CSE and register allocation may differ from the GPU's SASS).
+Counting launches run in-process, serialised process-wide.
 """
 from __future__ import annotations
 
@@ -20,6 +65,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 import numpy as np
 
@@ -29,7 +75,20 @@ from ._native import (DEFAULT_MAX_DYNAMIC_SMEM, DYN_SMEM_CAPACITY, CANARY_MAX, T
                       KernelMeta, K_POINTER, check_launch_config, dim3, load_library)
 
 __all__ = ["EmuModule", "EmuFunction", "EmuCompileError", "EmuLaunchError", "EmuSanitizerError",
-           "build_count", "run_in_sanitizer"]
+           "build_count", "run_in_sanitizer", "COUNTER_KEYS", "SANITIZE_MODES"]
+
+#: accepted values of EmuModule(sanitize=...)
+SANITIZE_MODES = (None, "thread", "address", "count")
+
+# order of the C++ counters (runtime/emu_count.cpp, enum C_*)
+_COUNTER_NAMES = ("global_reads", "global_read_bytes", "global_writes", "global_write_bytes",
+                  "shared_loads", "shared_load_bytes", "shared_stores", "shared_store_bytes",
+                  "other_loads", "other_load_bytes", "other_stores", "other_store_bytes")
+#: keys of EmuFunction.last_counters
+COUNTER_KEYS = _COUNTER_NAMES + ("global_read_bytes_by_arg", "global_write_bytes_by_arg")
+# the counters are per library (modules of identical code share one dlopen'ed
+# library): counting launches are serialised process-wide
+_COUNT_LOCK = threading.Lock()
 
 
 class EmuSanitizerError(RuntimeError):
@@ -87,6 +146,8 @@ class EmuFunction:
         self._san_lib_path = san_lib_path
         #: sanitizer output of the last sanitized launch (None otherwise)
         self.last_sanitizer_report = None
+        #: memory-traffic counters of the last launch of a sanitize='count' module (None otherwise)
+        self.last_counters = None
 
     @property
     def max_dynamic_shared_size_bytes(self):
@@ -109,8 +170,44 @@ class EmuFunction:
         opts = self.module._launch_opts()
         if self.module.sanitize is None:
             self._meta.launch(grid, block, args, shared_mem, opts)
+        elif self.module.sanitize == "count":
+            self._launch_counting(grid, block, args, shared_mem, opts)
         else:
             self._launch_in_child(grid, block, args, int(shared_mem), opts)
+
+    # -- counting launches -------------------------------------------------
+    def _launch_counting(self, grid, block, args, shared_mem, opts):
+        lib = self._meta.lib
+        if not hasattr(lib, "__emu_count_begin"):
+            raise RuntimeError("this kernel was not built for counting (was module.sanitize changed after "
+                               "construction?): create an EmuModule(..., sanitize='count')")
+        max_ranges, begin, end = (getattr(lib, "__emu_count_" + f) for f in ("max_ranges", "begin", "end"))
+        ptr_args = [i for i, k in enumerate(self.param_kinds) if k == K_POINTER]
+        n = len(ptr_args)
+        if n > int(max_ranges()):
+            raise ValueError(f"sanitize='count' supports at most {int(max_ranges())} pointer arguments")
+        ranges = (ctypes.c_ulonglong * max(2 * n, 1))()
+        for j, i in enumerate(ptr_args):
+            ranges[2 * j], ranges[2 * j + 1] = _byte_bounds(args[i])
+        out = (ctypes.c_ulonglong * (len(_COUNTER_NAMES) + 2 * n))()
+        self.last_counters = None
+        with _COUNT_LOCK:
+            if begin(ranges, n) != 0:  # pragma: no cover
+                raise RuntimeError("__emu_count_begin failed")
+            try:
+                self._meta.launch(grid, block, args, shared_mem, opts)
+            finally:
+                end(out)
+        c = {k: int(out[i]) for i, k in enumerate(_COUNTER_NAMES)}
+        base = len(_COUNTER_NAMES)
+        rd = [0] * self.num_params
+        wr = [0] * self.num_params
+        for j, i in enumerate(ptr_args):
+            rd[i] = int(out[base + j])
+            wr[i] = int(out[base + n + j])
+        c["global_read_bytes_by_arg"] = rd
+        c["global_write_bytes_by_arg"] = wr
+        self.last_counters = c
 
     # -- sanitizer launches ------------------------------------------------
     def _launch_in_child(self, grid, block, args, shared_mem, opts):
@@ -171,8 +268,10 @@ class EmuModule:
     ----------
     code, options, name_expressions : as for cupy.RawModule.  Options -D/-U/-I/-std
         are honoured, NVRTC-only options are ignored.
-    sanitize : None | 'thread' | 'address'
-        Build with ThreadSanitizer (shared/global memory races between CUDA threads,
+    sanitize : None | 'thread' | 'address' | 'count'
+        'count': a memory-traffic counting build (see the module docstring);
+        launches run in-process and leave ``fn.last_counters``.
+        'thread' / 'address': build with ThreadSanitizer (shared/global memory races between CUDA threads,
         with __syncthreads as the only synchronisation) or AddressSanitizer+UBSan
         (out-of-bounds accesses; static __shared__ arrays are bounds-checked by
         UBSan, dynamic shared memory past `shared_mem` and global arrays by ASan).
@@ -188,7 +287,7 @@ class EmuModule:
         with this byte (True: 0xFF, a NaN for float32/float64, -1 for ints) at each block start.
     canary_bytes : bytes right after the dynamic shared memory checked at each block end
         (default 64, max 4096); a write there raises EmuLaunchError.
-    stack_size : fiber stack bytes per CUDA thread (default 256 KiB; 1 MiB with sanitizers).
+    stack_size : fiber stack bytes per CUDA thread (default 256 KiB; 1 MiB with 'thread'/'address').
     strict_pointers : check that arrays' dtypes match the kernel's pointer parameter types.
 
     All these options are attributes and may be changed between launches.
@@ -206,8 +305,8 @@ class EmuModule:
             code = pathlib.Path(path).read_text()
             include_dirs.append(str(pathlib.Path(path).resolve().parent))
             self.filename = str(pathlib.Path(path).resolve())
-        if sanitize not in (None, "thread", "address"):
-            raise ValueError(f"sanitize must be None, 'thread' or 'address', got {sanitize!r}")
+        if sanitize not in SANITIZE_MODES:
+            raise ValueError(f"sanitize must be None, 'thread', 'address' or 'count', got {sanitize!r}")
         if thread_order not in THREAD_ORDERS:
             raise ValueError(f"thread_order must be one of {sorted(THREAD_ORDERS)}")
         if block_order not in ("forward", "reverse"):
@@ -224,7 +323,7 @@ class EmuModule:
         self.poison_shared = poison_shared
         self.canary_bytes = canary_bytes
         self.seed = seed
-        self.stack_size = stack_size or ((1 << 20) if sanitize else (256 << 10))
+        self.stack_size = stack_size or ((1 << 20) if sanitize in ("thread", "address") else (256 << 10))
         self.strict_pointers = strict_pointers
         self.sanitize_timeout = sanitize_timeout
         self.max_sanitize_bytes = max_sanitize_bytes
@@ -247,6 +346,17 @@ class EmuModule:
                     block_order=self.block_order, stack_size=self.stack_size)
 
     def _load(self, names):
+        if self.sanitize == "count":
+            # the counting build runs in-process: it is the only library needed
+            b = _build.build(self.code, names, self.options, self.include_dirs, "count", self.filename)
+            self._builds.append(b)
+            self.from_cache = self.from_cache and b.from_cache
+            lib = load_library(b.path)
+            for fn in ("__emu_count_begin", "__emu_count_end", "__emu_count_max_ranges"):
+                getattr(lib, fn).restype = ctypes.c_int
+            for i, n in enumerate(names):
+                self._functions[n] = EmuFunction(self, KernelMeta(lib, i, n), b.path, None)
+            return
         b = _build.build(self.code, names, self.options, self.include_dirs, None, self.filename)
         self._builds.append(b)
         self.from_cache = self.from_cache and b.from_cache

@@ -49,7 +49,16 @@ VARIANTS = {
     "address": dict(kernel=["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
                             "-fsanitize=bounds-strict", "-fno-sanitize=vptr"],
                     runtime=["-O1", "-g", "-DEMU_ASAN"], link=["-fsanitize=address,undefined"]),
+    # memory-traffic counters: GCC's ThreadSanitizer instrumentation (a call per
+    # memory access) WITHOUT the tsan runtime; runtime/emu_count.cpp defines the
+    # callbacks and counts (see there)
+    "count": dict(kernel=["-O2", "-fsanitize=thread", "--param", "tsan-instrument-func-entry-exit=0",
+                          "--param", "tsan-distinguish-volatile=0"],
+                  runtime=["-O2"], link=["-Wl,--wrap=_ZN5__emu8run_gridEPKNS_9LaunchCfgEPFvPvES3_"]),
 }
+
+#: extra (uninstrumented) runtime sources linked into a variant, before the shared-memory markers
+EXTRA_RUNTIME = {"count": HERE / "runtime" / "emu_count.cpp"}
 
 
 def cache_root() -> pathlib.Path:
@@ -130,21 +139,25 @@ def _base_flags(include_dirs):
     return flags
 
 
-def _runtime_object(sanitize) -> pathlib.Path:
+def _runtime_object(sanitize, src=RUNTIME_SRC) -> pathlib.Path:
     global build_count
     v = VARIANTS[sanitize]
     comp = cxx()
-    key = hashlib.sha256(json.dumps([_CACHE_VERSION, compiler_id(comp), v["runtime"], COMMON_FLAGS,
-                                     _emu_sources_hash()]).encode()).hexdigest()[:24]
+    parts = [_CACHE_VERSION, compiler_id(comp), v["runtime"], COMMON_FLAGS, _emu_sources_hash()]
+    prefix = "rt"
+    if src != RUNTIME_SRC:
+        parts.append(_file_hash(src))
+        prefix = "rt-" + pathlib.Path(src).stem
+    key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
     root = cache_root()
-    obj = root / f"rt-{key}.o"
+    obj = root / f"{prefix}-{key}.o"
     if obj.exists():
         return obj
-    with _locked(root / f"rt-{key}.lock"):
+    with _locked(root / f"{prefix}-{key}.lock"):
         if obj.exists():
             return obj
         tmp = obj.with_suffix(f".tmp{os.getpid()}.o")
-        _run([comp] + COMMON_FLAGS + ["-I", str(INCLUDE_DIR)] + v["runtime"] + ["-c", str(RUNTIME_SRC), "-o", str(tmp)],
+        _run([comp] + COMMON_FLAGS + ["-I", str(INCLUDE_DIR)] + v["runtime"] + ["-c", str(src), "-o", str(tmp)],
              cwd=root)
         os.replace(tmp, obj)
         with _count_lock:
@@ -224,20 +237,24 @@ def _deps_ok(d: pathlib.Path) -> bool:
 def build(code: str, name_expressions, options=(), include_dirs=(), sanitize=None, filename=None) -> BuildResult:
     global build_count
     if sanitize not in VARIANTS:
-        raise ValueError(f"sanitize must be None, 'thread' or 'address', got {sanitize!r}")
+        raise ValueError(f"sanitize must be None, 'thread', 'address' or 'count', got {sanitize!r}")
     v = VARIANTS[sanitize]
     comp = cxx()
     include_dirs = [str(pathlib.Path(d).resolve()) for d in include_dirs]
     user_flags = translate_options(options)
     flags = _base_flags(include_dirs) + user_flags + v["kernel"] + ["-include", "emu_cuda.h"]
     tu = _gen_tu(name_expressions)
-    key = hashlib.sha256(json.dumps([_CACHE_VERSION, compiler_id(comp), flags, v, code, tu, filename,
-                                     _emu_sources_hash()]).encode()).hexdigest()[:32]
+    key_parts = [_CACHE_VERSION, compiler_id(comp), flags, v, code, tu, filename, _emu_sources_hash()]
+    extra_src = EXTRA_RUNTIME.get(sanitize)
+    if extra_src is not None:
+        key_parts.append(_file_hash(extra_src))
+    key = hashlib.sha256(json.dumps(key_parts).encode()).hexdigest()[:32]
     root = cache_root()
     final = root / key
     if _deps_ok(final):
         return BuildResult(final / "lib.so", True, key)
     rt = _runtime_object(sanitize)
+    rt_objs = [str(rt)] + ([str(_runtime_object(sanitize, extra_src))] if extra_src is not None else [])
     with _locked(root / f"{key}.lock"):
         if _deps_ok(final):
             return BuildResult(final / "lib.so", True, key)
@@ -255,7 +272,7 @@ def build(code: str, name_expressions, options=(), include_dirs=(), sanitize=Non
             for s in ("begin", "end", "dyn"):
                 _run([comp, "-c", f"{s}.s", "-o", f"{s}.o"], cwd=tmp)
             _run([comp, "-shared", "-pthread"] + v["link"] +
-                 ["-o", "lib.so", str(rt), "begin.o", "kernel.o", "end.o", "dyn.o"], cwd=tmp)
+                 ["-o", "lib.so"] + rt_objs + ["begin.o", "kernel.o", "end.o", "dyn.o"], cwd=tmp)
             deps = {}
             dtext = (tmp / "kernel.d").read_text().replace("\\\n", " ")
             for p in dtext.split(":", 1)[1].split() if ":" in dtext else []:

@@ -88,6 +88,7 @@ class KernelMeta:
     def __init__(self, lib, index, name):
         self.name = name
         self.index = index
+        self.lib = lib
         n = getattr(lib, f"__emu_k{index}_nparams")
         n.restype = ctypes.c_int
         self.num_params = int(n())
