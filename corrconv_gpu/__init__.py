@@ -5,9 +5,10 @@ CuPy is never imported here: only when a CuPy array is passed or the CUDA
 backend is asked about.
 """
 
+from . import ndimage
 from ._api import convolve, convolve2d, correlate, correlate2d
 from ._backends import BackendInfo, backends, use_backend
 
 __version__ = "0.1.0"
-__all__ = ["correlate", "convolve", "correlate2d", "convolve2d", "backends",
+__all__ = ["correlate", "convolve", "correlate2d", "convolve2d", "ndimage", "backends",
            "use_backend", "BackendInfo", "__version__"]

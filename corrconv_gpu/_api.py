@@ -1,11 +1,13 @@
 """Public functions: thin frontends over the validators, the plan and the backends."""
 
+import math
+
 import numpy as np
 
-from . import _backends, _validate
+from . import _backends, _output, _validate
 from ._arrays import array_namespace, is_cupy_array, to_numpy
 from ._cost import check_method
-from ._plan import cast_result, plan_1d, plan_2d, result_dtype
+from ._plan import cast_result, plan_1d, plan_2d, plan_2d_valid_swapped, result_dtype
 
 __all__ = ["correlate", "convolve", "correlate2d", "convolve2d"]
 
@@ -19,23 +21,47 @@ _DOC_BOUNDARY = """boundary : str {'fill', 'wrap', 'symm'}, optional
         ``k`` is `fillvalue`. 'wrap' and 'symm' are periodic (periods ``n``
         and ``2n``), so kernels larger than the input work."""
 
-_DOC_EXT = """method : {'auto', 'direct', 'fft'}, optional
-        Extension. 'direct' sums the products (exact for integers); 'fft'
-        uses tiled overlap-save FFTs (float and complex only; NaN/Inf then
-        spread over an FFT tile); 'auto' picks by a cost model and never
-        takes the FFT for integer or bool input or input holding NaN/Inf.
+_DOC_EXT = """method : {'auto', 'direct', 'separable', 'fft'}, optional
+        Extension. 'direct' sums the products (exact for integers);
+        'separable' runs r pairs of 1-D passes when the kernel has rank
+        r <= 2 within the float tolerance (integer kernels only when the
+        factors are exact integers), else 'direct'; 'fft' uses tiled
+        overlap-save FFTs (float and complex only; NaN/Inf then spread over
+        an FFT tile); 'auto' picks by a cost model and never takes the FFT
+        for integer or bool input or input or fill values holding NaN/Inf.
     fast_float32 : bool, optional
         Extension. By default float32 FFTs are computed in float64, which
         keeps the local accuracy of high-dynamic-range images; True computes
         them in float32 (about 2x faster, with relative errors up to ~1e-2
         on pixels near 1e-4 of the maximum)."""
 
+_DOC_STACK = """axes : pair of int, optional
+        Extension (keyword-only). The axes of ``in1`` that ``in2``'s two axes
+        run along; default ``(-2, -1)``, the last two. Any other axes of
+        ``in1`` (``in1.ndim > 2``) index a stack of 2-D frames, each filtered
+        with the same kernel ``in2`` (which must then be 2-D) in one backend
+        call: the result equals a loop of this function over the frames,
+        the filtered axes holding the output's two dimensions.
+    output : ndarray or dtype, optional
+        Extension (keyword-only), as in `scipy.ndimage`: the array in which
+        to place the result (of the output's shape, else ``RuntimeError
+        ("output shape not correct")``; it may overlap ``in1``), or the dtype
+        of the returned array (the result is cast to it with NumPy's
+        unsafe cast). By default a new array of the common dtype. A complex
+        result needs a complex ``output`` (a real dtype is promoted, with a
+        warning)."""
+
 
 def _run(plan, x, w, method, fast_float32):
-    """Execute a plan on the chosen backend; returns the result array."""
+    """Execute a plan on the chosen backend; returns the result array.
+
+    ``x`` is one frame (M0, M1) or a stack (B, M0, M1) filtered in one
+    backend call; the result is (O0, O1) or (B, O0, O1), a new array.
+    """
     check_method(method)
     xp = array_namespace(x)
-    macs = float(np.prod(plan.out_shape)) * float(np.prod(w.shape))
+    macs = (float(math.prod(x.shape[:-2])) * float(np.prod(plan.out_shape))
+            * float(np.prod(w.shape)))
     backend = _backends.select(is_cupy_array(x), macs)
     if backend == "cuda":
         from . import _cuda_backend
@@ -46,7 +72,7 @@ def _run(plan, x, w, method, fast_float32):
                                        fast_float32), plan.dtype)
         out = xp.asarray(out)
     if plan.reverse_output:
-        out = xp.ascontiguousarray(out[::-1, ::-1])
+        out = xp.ascontiguousarray(out[..., ::-1, ::-1])
     return out
 
 
@@ -118,10 +144,48 @@ def convolve(a, v, mode="full", *, method="auto", fast_float32=False):
 
 # ------------------------------------------------------------------- 2-D
 
-def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32):
+def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
+              axes=(-2, -1), output=None):
     name = "convolve2d" if flip else "correlate2d"
-    in1, in2 = _validate.as_2d_pair(in1, in2, name)
+    in1, in2 = _validate.as_stack_pair(in1, in2, name, np.ndim(in1) > 2)
     _validate.same_array_kind(in1, in2)
+    axes = _validate.axes_pair(axes, in1.ndim, name)
+    if in1.ndim == 2 and axes == (0, 1) and output is None:
+        return _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method,
+                               fast_float32)
+    xp = array_namespace(in1)
+    moved = axes != (in1.ndim - 2, in1.ndim - 1)
+    x = xp.moveaxis(in1, axes, (-2, -1)) if moved else in1
+    frame, batch = tuple(x.shape[-2:]), tuple(x.shape[:-2])
+    swapped = _validate.valid_swap_needed(mode, frame, in2.shape)
+    mode = _validate.mode_2d(mode)
+    bnd = _validate.boundary_2d(boundary)
+    dtype = result_dtype(in1, in2)
+    fill = _validate.fillvalue_2d(fillvalue, dtype) if bnd == "constant" else None
+    _validate.dtype_2d(dtype)
+    if (bnd != "constant" and math.prod(frame) == 0 and in2.size != 0
+            and mode != "valid"):
+        raise ValueError(f"boundary {boundary!r} cannot extend an empty in1 "
+                         f"of shape {in1.shape} (SciPy crashes here)")
+    x = x.reshape((math.prod(batch),) + frame)      # a view when possible
+    if swapped:   # the kernel is larger than every frame: SciPy swaps them
+        plan = plan_2d_valid_swapped(frame, in2.shape, flip, dtype)
+        if not flip and dtype.kind == "c":
+            x = xp.conj(x)
+    else:
+        plan = plan_2d(frame, in2.shape, mode, flip, bnd, fill, dtype, False)
+    shape = list(in1.shape)
+    shape[axes[0]], shape[axes[1]] = plan.out_shape
+    array, out_dtype = _output.resolve(output, shape, dtype, dtype.kind == "c", like=in1)
+    out = _run(plan, x, in2, method, fast_float32)
+    out = out.reshape(batch + tuple(plan.out_shape))
+    if moved:
+        out = xp.ascontiguousarray(xp.moveaxis(out, (-2, -1), axes))
+    return _output.deliver(out, array, out_dtype, cast_result)
+
+
+def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32):
+    """One 2-D frame: SciPy's checks in SciPy's order (``in1``, ``in2`` 2-D)."""
     swapped = _validate.valid_swap_needed(mode, in1.shape, in2.shape)
     if swapped:
         in1, in2 = in2, in1
@@ -138,7 +202,7 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32):
 
 
 def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
-                method="auto", fast_float32=False):
+                axes=(-2, -1), output=None, method="auto", fast_float32=False):
     """Cross-correlate two 2-D arrays, as `scipy.signal.correlate2d`.
 
     ``out[i, j] = sum_{p, q} in1e[i + p - K0 + 1, j + q - K1 + 1] * conj(in2[p, q])``
@@ -147,7 +211,8 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
     Parameters
     ----------
     in1 : array_like
-        First input (2-D). NumPy or CuPy array.
+        First input (2-D, or a stack of 2-D frames with `axes`). NumPy or
+        CuPy array.
     in2 : array_like
         Second input (2-D), conjugated. A NumPy ``in2`` with a CuPy ``in1``
         is accepted.
@@ -160,6 +225,7 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
     %s
     fillvalue : scalar, optional
         Value outside ``in1`` for 'fill'; cast to the result dtype. Default 0.
+    %s
     %s
 
     Returns
@@ -174,12 +240,21 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
     >>> cc.correlate2d([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2], [3, 4]], 'valid')
     array([[4, 3],
            [2, 1]])
+
+    A stack of frames (here along the first axis), one kernel:
+
+    >>> frames = np.arange(18).reshape(2, 3, 3)
+    >>> cc.correlate2d(frames, [[1, 1]], 'valid').shape
+    (2, 3, 2)
+    >>> cc.correlate2d(frames, [[1, 1]], 'valid', axes=(0, 1)).shape
+    (2, 2, 3)
     """
-    return _filter2d(in1, in2, mode, boundary, fillvalue, False, method, fast_float32)
+    return _filter2d(in1, in2, mode, boundary, fillvalue, False, method, fast_float32,
+                     axes, output)
 
 
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
-               method="auto", fast_float32=False):
+               axes=(-2, -1), output=None, method="auto", fast_float32=False):
     """Convolve two 2-D arrays, as `scipy.signal.convolve2d`.
 
     ``out[i, j] = sum_{p, q} in1e[i - p, j - q] * in2[p, q]`` ('full' output),
@@ -189,7 +264,8 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
     Parameters
     ----------
     in1 : array_like
-        First input (2-D). NumPy or CuPy array.
+        First input (2-D, or a stack of 2-D frames with `axes`). NumPy or
+        CuPy array.
     in2 : array_like
         Second input (2-D).
     mode : str {'full', 'valid', 'same'}, optional
@@ -199,6 +275,7 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
     %s
     fillvalue : scalar, optional
         Value outside ``in1`` for 'fill'; cast to the result dtype. Default 0.
+    %s
     %s
 
     Returns
@@ -210,11 +287,14 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
     >>> import numpy as np, corrconv_gpu as cc
     >>> cc.convolve2d([[1, 2]], [[1, 1]], 'full', 'fill', 5)
     array([[6, 3, 7]])
+    >>> cc.convolve2d(np.ones((4, 2, 2)), np.ones((2, 2)), 'valid', output=np.int16)[:, 0, 0]
+    array([4, 4, 4, 4], dtype=int16)
     """
-    return _filter2d(in1, in2, mode, boundary, fillvalue, True, method, fast_float32)
+    return _filter2d(in1, in2, mode, boundary, fillvalue, True, method, fast_float32,
+                     axes, output)
 
 
 correlate.__doc__ %= _DOC_EXT
 convolve.__doc__ %= _DOC_EXT
-correlate2d.__doc__ %= (_DOC_BOUNDARY, _DOC_EXT)
-convolve2d.__doc__ %= (_DOC_BOUNDARY, _DOC_EXT)
+correlate2d.__doc__ %= (_DOC_BOUNDARY, _DOC_STACK, _DOC_EXT)
+convolve2d.__doc__ %= (_DOC_BOUNDARY, _DOC_STACK, _DOC_EXT)

@@ -126,3 +126,71 @@ def plan_1d(n, k, mode, flip, dtype):
     conj = (not flip) and cdt.kind == "c"
     return Plan((1, o), (0, r), flip, conj, "constant", np.zeros((), cdt),
                 np.dtype(dtype), cdt)
+
+
+# ------------------------------------------------------- scipy.ndimage
+
+def plan_2d_valid_swapped(frame_shape, kernel_shape, flip, dtype):
+    """SciPy's 'valid' swap (kernel larger than every frame) as one plan over a stack.
+
+    ``correlate2d(frame, k, 'valid')`` with ``k`` at least as large as
+    ``frame`` is ``reverse(correlate2d(k, frame, 'valid'))``; written out,
+    ``out[i, j] = sum_{p, q} conj(frame)[i + p - O0 + 1, j + q - O1 + 1] * k[p, q]``
+    with ``O = K - M + 1``: the frames stay the input ``X`` (zero outside,
+    which the sum never reads) and ``k`` is the weights, unflipped for
+    correlation (no conj: the caller passes ``conj(frame)`` for complex
+    input) and flipped for convolution, which the swap does not change.
+    """
+    cdt = compute_dtype(dtype)
+    out = tuple(k - m + 1 for m, k in zip(frame_shape, kernel_shape))
+    off = tuple(1 - o for o in out)
+    return Plan(out, off, flip, False, "constant", np.zeros((), cdt),
+                np.dtype(dtype), cdt)
+
+
+def ndimage_dtypes(input_dtype, weights_dtype):
+    """scipy.ndimage's dtype rule for correlate/convolve(1d).
+
+    Returns ``(complex_output, default_output_dtype, compute_dtype)``: the sum
+    is computed in float64 (complex128 when the input or the weights are
+    complex: SciPy combines float64 real components), the default output has
+    the input's dtype (``promote_types(input, complex64)`` when complex) and
+    the float64 result is cast to the output with C's conversion
+    (:func:`cast_c`).
+    """
+    complex_output = np.dtype(input_dtype).kind == "c" or np.dtype(weights_dtype).kind == "c"
+    if complex_output:
+        return True, np.promote_types(input_dtype, np.complex64), np.dtype(np.complex128)
+    return False, np.dtype(input_dtype), np.dtype(np.float64)
+
+
+def cast_c(acc, dtype):
+    """Cast a float64/complex128 result as SciPy's C code stores it: ``(type)value``.
+
+    Integers truncate toward zero (out-of-range values are undefined in C;
+    NumPy's cast gives what SciPy gives on x86-64 except for uint32 beyond
+    2**32); bool is ``(npy_bool)value``, i.e. the truncated byte is non-zero.
+    """
+    dtype = np.dtype(dtype)
+    if acc.dtype == dtype:
+        return acc
+    with np.errstate(invalid="ignore", over="ignore"):   # C casts silently
+        if dtype.kind == "b":
+            return acc.astype(np.uint8) != 0
+        return acc.astype(dtype)
+
+
+def plan_ndimage(shape, kshape, origins, flip, boundary, cval, cdtype):
+    """The plan of scipy.ndimage.correlate/convolve over two axes.
+
+    ``origins`` are SciPy's correlation origins (for convolution already
+    turned into those of the reversed weights: ``-origin``, minus 1 for an
+    even length), so that for both ``out[i] = sum_p X[i + p - K//2 - origin] * W[p]``
+    with ``W`` the weights read reversed when ``flip``. The output has the
+    input's shape. Correlation conjugates complex weights (as SciPy).
+    """
+    cdt = np.dtype(cdtype)
+    off = tuple(-(k // 2) - o for k, o in zip(kshape, origins))
+    conj = (not flip) and cdt.kind == "c"
+    fill = np.asarray(cval).astype(cdt) if boundary == "constant" else None
+    return Plan(tuple(shape), off, flip, conj, boundary, fill, cdt, cdt)

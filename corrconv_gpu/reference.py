@@ -104,10 +104,13 @@ def _correlate2d_impl(in1, in2, mode, boundary, fillvalue, flip):
     if mode == "valid" and not all(a >= b for a, b in zip(in1.shape, in2.shape)):
         in1, in2 = in2, in1
         reverse = not flip  # convolution is commutative; correlation reverses
-    full = full2d(in1, in2, conj=not flip, flip=flip, boundary=boundary,
-                  fillvalue=fillvalue, dtype=dtype)
     m = np.array(in1.shape)
     k = np.array(in2.shape)
+    if in2.size == 0:  # a sum over no taps: zeros of the mode's shape
+        shape = {"full": m + k - 1, "valid": m - k + 1, "same": m}[mode]
+        return _cast(np.zeros(tuple(shape), np.int64), dtype)
+    full = full2d(in1, in2, conj=not flip, flip=flip, boundary=boundary,
+                  fillvalue=fillvalue, dtype=dtype)
     if mode == "full":
         out = full
     elif mode == "valid":

@@ -1,0 +1,244 @@
+"""Kernel sources, C++ type names, name expressions and module building.
+
+Every instantiation of ``kernels/corr2d.cu`` is named by
+:func:`name_expression`; one module per (device, dtype) holds all the
+variants of that dtype (FLIP x CONJ x 5 boundaries), so the number of
+compiles is bounded by the dtypes used -- never one per kernel shape, image
+size or fill value (those are runtime arguments).
+
+Nothing here imports CuPy at module level: the CuPy factory imports it when
+it is called, and any other ``module_factory`` (the CPU emulator's
+``EmuModule``) can build the module instead.
+"""
+
+import os
+import threading
+from collections import namedtuple
+
+import numpy as np
+
+from ._params import launch_params
+
+KERNEL_NAME = "corr2d"
+KERNEL_FILE = "corr2d.cu"
+
+CType = namedtuple("CType", "ctype acc smem_itemsize")
+
+# dtype name -> C++ element type, accumulator type, bytes per shared element
+# (cf. cupyx/scipy/signal/_iir_utils.py).  Integers accumulate in an unsigned
+# two's-complement type at least as wide as the element (wraps like NumPy at
+# the cast); __half accumulates (and is staged) in float.
+CTYPES = {
+    "float16":    CType("__half", "float", 4),
+    "float32":    CType("float", "float", 4),
+    "float64":    CType("double", "double", 8),
+    "complex64":  CType("complex<float>", "complex<float>", 8),
+    "complex128": CType("complex<double>", "complex<double>", 16),
+    "bool":       CType("bool", "unsigned int", 1),
+    "int8":       CType("signed char", "unsigned int", 1),
+    "int16":      CType("short", "unsigned int", 2),
+    "int32":      CType("int", "unsigned int", 4),
+    "int64":      CType("long long", "unsigned long long", 8),
+    "uint8":      CType("unsigned char", "unsigned int", 1),
+    "uint16":     CType("unsigned short", "unsigned int", 2),
+    "uint32":     CType("unsigned int", "unsigned int", 4),
+    "uint64":     CType("unsigned long long", "unsigned long long", 8),
+}
+
+SUPPORTED_DTYPES = tuple(np.dtype(n) for n in CTYPES)
+
+# boundary name -> the kernel's BOUNDARY template argument
+BOUNDARY_CODES = {"constant": 0, "wrap": 1, "symmetric": 2, "mirror": 3, "nearest": 4}
+BOUNDARY_ALIASES = {"fill": "constant", "symm": "symmetric", "circular": "wrap",
+                    "reflect": "mirror", "edge": "nearest"}
+
+
+def _dtype_name(dtype):
+    name = np.dtype(dtype).name
+    if name not in CTYPES:
+        raise TypeError(f"no CUDA kernel for dtype {name}")
+    return name
+
+
+def ctype(dtype):
+    """C++ element type of ``dtype`` (``float32`` -> ``"float"``)."""
+    return CTYPES[_dtype_name(dtype)].ctype
+
+
+def acc_ctype(dtype):
+    """C++ accumulator type of ``dtype``."""
+    return CTYPES[_dtype_name(dtype)].acc
+
+
+def smem_itemsize(dtype):
+    """Bytes per shared-memory element of the kernel for ``dtype``."""
+    return CTYPES[_dtype_name(dtype)].smem_itemsize
+
+
+def is_complex(dtype):
+    return np.dtype(dtype).kind == "c"
+
+
+def boundary_code(boundary):
+    """``0..4`` for a boundary name (plan names, SciPy and NumPy aliases) or code."""
+    if isinstance(boundary, (int, np.integer)) and not isinstance(boundary, bool):
+        code = int(boundary)
+        if code not in BOUNDARY_CODES.values():
+            raise ValueError(f"unknown boundary code {code}")
+        return code
+    name = BOUNDARY_ALIASES.get(boundary, boundary)
+    try:
+        return BOUNDARY_CODES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown boundary {boundary!r}") from None
+
+
+def name_expression(dtype, flip, conj, boundary):
+    """The exact C++ name of one instantiation, e.g.
+    ``"corr2d<float, float, true, false, 0, 4>"``.
+
+    ``conj`` is ignored (false) for real dtypes, where it is the identity,
+    so real dtypes have 10 variants and complex ones 20.
+    """
+    name = _dtype_name(dtype)
+    t = CTYPES[name]
+    conj = bool(conj) and is_complex(dtype)
+    opt = launch_params(name).opt
+    b = lambda v: "true" if v else "false"  # noqa: E731
+    return (f"{KERNEL_NAME}<{t.ctype}, {t.acc}, {b(flip)}, {b(conj)}, "
+            f"{boundary_code(boundary)}, {opt}>")
+
+
+def variants(dtype):
+    """All ``(flip, conj, boundary_code)`` of ``dtype``'s module."""
+    conjs = (False, True) if is_complex(dtype) else (False,)
+    return [(f, c, b) for f in (False, True) for c in conjs
+            for b in sorted(BOUNDARY_CODES.values())]
+
+
+def name_expressions(dtype):
+    """Every name expression of ``dtype``'s module (10 real, 20 complex)."""
+    return [name_expression(dtype, f, c, b) for f, c, b in variants(dtype)]
+
+
+def compile_options(dtype):
+    """NVRTC options of ``dtype``'s module (CuPy's RawModule adds its own and
+    the CUDA include paths; a bare NVRTC compile adds :func:`include_options`)."""
+    opts = ["-std=c++17"]
+    if np.dtype(dtype) == np.float16:
+        opts.append("-DCORRCONV_WITH_HALF")
+    if is_complex(dtype):
+        opts.append("-DCORRCONV_WITH_COMPLEX")
+    return tuple(opts)
+
+
+def include_options():
+    """``-I`` options for compiling without CuPy's RawModule (bare NVRTC):
+    CuPy's headers (cupy/complex.cuh), its bundled CCCL, and the CUDA
+    headers (cuda_fp16.h) where they can be found."""
+    import cupy  # noqa: F401  (deferred: only for bare NVRTC compiles)
+    from cupy._core import core
+
+    opts = ["-I" + core._get_header_dir_path()]
+    opts += list(core._get_cccl_include_options())
+    cuda_inc = cuda_include_dir()
+    if cuda_inc:
+        opts.append("-I" + cuda_inc)
+    return tuple(opts)
+
+
+def cuda_include_dir():
+    """Directory holding cuda_fp16.h, or None."""
+    try:
+        from cuda import pathfinder
+
+        found = pathfinder.find_nvidia_header_directory("cudart")
+        if found and os.path.isfile(os.path.join(found, "cuda_fp16.h")):
+            return found
+    except Exception:
+        pass
+    for root in (os.environ.get("CUDA_PATH"), os.environ.get("CUDA_HOME"), "/usr/local/cuda"):
+        if root and os.path.isfile(os.path.join(root, "include", "cuda_fp16.h")):
+            return os.path.join(root, "include")
+    return None
+
+
+# ------------------------------------------------------------------ sources
+
+def kernel_paths(name=KERNEL_FILE):
+    """Candidate locations of ``kernels/<name>``, in lookup order: the
+    installed package data (``corrconv_gpu/kernels/<name>``, wheels) first,
+    then the repository's ``kernels/`` folder (editable installs, checkouts)."""
+    pkg_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [os.path.join(pkg_dir, "kernels", name),
+            os.path.join(os.path.dirname(pkg_dir), "kernels", name)]
+
+
+def kernel_source(name=KERNEL_FILE):
+    """Text of the kernel source ``name`` (see :func:`kernel_paths`)."""
+    try:  # package data through importlib.resources (zip-safe)
+        from importlib import resources
+
+        res = resources.files("corrconv_gpu").joinpath("kernels").joinpath(name)
+        if res.is_file():
+            return res.read_text(encoding="utf-8")
+    except Exception:
+        pass
+    for path in kernel_paths(name):
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                return f.read()
+    raise FileNotFoundError(
+        f"kernel source {name!r} not found in {kernel_paths(name)}")
+
+
+# ------------------------------------------------------------------ modules
+
+def cupy_module_factory(code, options=(), name_expressions=()):
+    """Build a ``cupy.RawModule`` (compiled lazily by CuPy, cached on disk)."""
+    import cupy
+
+    return cupy.RawModule(code=code, options=tuple(options),
+                          name_expressions=list(name_expressions))
+
+
+_modules = {}
+_lock = threading.Lock()
+
+
+def get_module(device_id, dtype, module_factory=None):
+    """The module holding every variant of ``dtype``, memoized per
+    ``(module_factory, device_id, dtype)``.
+
+    ``module_factory(code, options=..., name_expressions=...)`` defaults to
+    :func:`cupy_module_factory` (built under ``cupy.cuda.Device(device_id)``);
+    pass ``corrconv_gpu._emu.EmuModule`` to run the same kernel on the CPU
+    emulator.  The returned object has ``get_function(name_expression)``.
+    """
+    name = _dtype_name(dtype)
+    factory = module_factory or cupy_module_factory
+    key = (factory, device_id, name)
+    mod = _modules.get(key)
+    if mod is not None:
+        return mod
+    with _lock:
+        mod = _modules.get(key)
+        if mod is None:
+            code = kernel_source()
+            kwargs = dict(options=compile_options(name),
+                          name_expressions=tuple(name_expressions(name)))
+            if factory is cupy_module_factory and device_id is not None:
+                import cupy
+
+                with cupy.cuda.Device(device_id):
+                    mod = factory(code, **kwargs)
+            else:
+                mod = factory(code, **kwargs)
+            _modules[key] = mod
+    return mod
+
+
+def clear_modules():
+    """Forget the memoized modules (tests)."""
+    with _lock:
+        _modules.clear()

@@ -1,0 +1,449 @@
+"""Chunked correlation and convolution of Dask arrays (``corrconv_gpu.dask``).
+
+Every function here takes a ``dask.array.Array`` (any other array is wrapped
+with ``dask.array.asarray``), returns a lazy ``dask.array.Array`` and gives,
+once computed, the result of the in-memory function of the same name on the
+whole array: the same shape, the same dtype, the same values (bit for bit for
+integers; for floats up to the rounding of the method each chunk picks)::
+
+    corrconv_gpu.dask.correlate2d / convolve2d    scipy.signal semantics
+                                                  (modes full/same/valid,
+                                                  boundary fill/wrap/symm)
+    corrconv_gpu.dask.correlate / convolve        scipy.ndimage semantics
+    corrconv_gpu.dask.correlate1d / convolve1d    (mode, cval, origin, axes)
+
+The weights are small NumPy arrays: they enter the task graph once (a single
+``dask.delayed`` key that every task depends on), are never copied per chunk
+into the graph, and are converted to the chunk's array type inside the task.
+Chunks stay the type they are: NumPy chunks run on the CPU backend, CuPy
+chunks on the GPU (``meta`` follows the input's ``_meta``; CuPy is never
+imported here).
+
+How the edges are handled
+-------------------------
+Each output chunk needs its input chunk plus ``L`` elements before and ``R``
+after it on every filtered axis (``L + R = K - 1``, ``L`` from the kernel
+size, the mode and the origin). Interior chunks borrow them from their
+neighbours through ``dask.array.map_overlap`` with an asymmetric ``depth``
+``(L, R)`` and ``boundary='none'``; what the true array edges need depends on
+the mode:
+
+* extended modes (signal 'fill'/'wrap'/'symm', every signal mode with
+  ``'full'`` output; ndimage 'reflect'/'mirror'/'nearest'/'wrap'): the array is
+  first extended, lazily, by exactly the rows and columns the result reads
+  beyond its edges: strips gathered with the same index maps as the in-memory
+  backends (``corrconv_gpu._boundary.extend_index``: periodic, so kernels
+  larger than the array are exact) or, for 'fill', constant strips of
+  ``fillvalue`` cast as SciPy casts it. The strips are merged into the first
+  and last chunks, and every chunk then computes a 'valid' correlation of its
+  overlapped block (scipy.signal) or the in-memory ndimage filter of the
+  block, keeping the part that reads no extension (ndimage).
+* ndimage 'constant': no extension is built. A chunk at the true edge gets
+  no halo on that side and the in-memory filter supplies ``cval`` itself;
+  the task reads its place from ``block_info``.
+
+Chunks smaller than the halo (including chunks smaller than the kernel) are
+merged with their neighbours before the overlap, so any chunking works; the
+output of 'same' and of every ndimage function keeps the input's chunks when
+they are large enough. A 'valid' call in which SciPy swaps the inputs, and
+empty inputs, are computed as one task over the filtered axes.
+
+Multi-GPU recipe
+----------------
+With ``dask-cuda``, one worker per GPU; chunks become CuPy arrays and each
+task runs the CUDA backend on its worker's GPU::
+
+    import cupy, dask.array as da, numpy as np
+    from dask.distributed import Client
+    from dask_cuda import LocalCUDACluster
+    import corrconv_gpu.dask as ccd
+
+    cluster = LocalCUDACluster()            # one worker per visible GPU
+    client = Client(cluster)
+    x = da.from_array(image, chunks=(4096, 4096)).map_blocks(cupy.asarray)
+    w = np.random.default_rng(0).standard_normal((31, 31))  # NumPy weights
+    y = ccd.correlate2d(x, w, "same", boundary="symm")      # CuPy chunks
+    result = y.map_blocks(cupy.asnumpy).compute()           # or keep on GPU
+
+The same code without ``map_blocks(cupy.asarray)`` runs on the CPU workers of
+any Dask cluster. Functions sent to the workers are module-level functions
+bound with ``functools.partial`` (picklable); the workers must be able to
+import ``corrconv_gpu``.
+"""
+
+import functools
+import importlib
+import inspect
+import operator
+
+import numpy as np
+
+import dask
+import dask.array as da
+from dask.array.utils import meta_from_array
+
+from . import _api, _validate
+from ._arrays import array_namespace, is_cupy_array, to_numpy
+from ._boundary import extend_index
+from ._plan import plan_2d
+
+__all__ = ["correlate2d", "convolve2d", "correlate", "convolve",
+           "correlate1d", "convolve1d"]
+
+# scipy.signal boundary flag -> extension of _boundary (None: refused by SciPy)
+_SIGNAL_BOUNDARY = {"fill": "constant", "pad": "constant", "wrap": "wrap",
+                    "circular": "wrap", "symm": "symmetric",
+                    "symmetric": "symmetric"}
+# scipy.ndimage mode -> extension; None: 'constant', supplied inside the tasks
+_NDIMAGE_MODE = {"reflect": "symmetric", "grid-mirror": "symmetric",
+                 "mirror": "mirror", "nearest": "nearest", "wrap": "wrap",
+                 "grid-wrap": "wrap", "constant": None, "grid-constant": None}
+
+
+# ------------------------------------------------------------------ helpers
+
+def _as_dask(x):
+    return x if isinstance(x, da.Array) else da.asarray(x)
+
+
+def _weights(w):
+    """The weights as a NumPy array (CuPy weights are copied to the host)."""
+    if isinstance(w, da.Array):
+        w = w.compute()
+    return np.asarray(to_numpy(w)) if is_cupy_array(w) else np.asarray(w)
+
+
+def _check_output(output):
+    if output is None or isinstance(output, (type, np.dtype, str)):
+        return
+    raise TypeError("corrconv_gpu.dask: `output` must be None or a dtype for "
+                    "Dask arrays (an output array cannot be written in place)")
+
+
+def _accepts(fn, name):
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _ndimage_module():
+    return importlib.import_module("corrconv_gpu.ndimage")
+
+
+def _merge_small(sizes, need):
+    """Merge chunk sizes so that every chunk is >= need (if there are >= 2)."""
+    out = []
+    for c in sizes:
+        if out and out[-1] < need:
+            out[-1] += c
+        else:
+            out.append(c)
+    while len(out) > 1 and out[-1] < need:
+        last = out.pop()
+        out[-1] += last
+    return out
+
+
+def _extend(x, axis, lpad, rpad, mode, fill):
+    """``x`` extended on ``axis`` by ``lpad``/``rpad`` elements (lazily)."""
+    n = x.shape[axis]
+    parts = []
+
+    def strip(idx):
+        if mode == "constant":
+            shape = list(x.shape)
+            shape[axis] = len(idx)
+            chunks = list(x.chunks)
+            chunks[axis] = (len(idx),)
+            return da.full_like(x, fill, shape=tuple(shape), chunks=tuple(chunks),
+                                dtype=x.dtype)
+        src, _ = extend_index(idx, n, mode)
+        return x[(slice(None),) * axis + (src,)]
+
+    if lpad > 0:
+        parts.append(strip(np.arange(-lpad, 0)))
+    parts.append(x)
+    if rpad > 0:
+        parts.append(strip(np.arange(n, n + rpad)))
+    return da.concatenate(parts, axis=axis) if len(parts) > 1 else x
+
+
+def _overlap_apply(x, w, geometry, block_fn, out_dtype, fill=None):
+    """Run ``block_fn`` over overlapped blocks.
+
+    ``geometry``: per axis ``(K, lpad, rpad, ext)``: the output element ``i``
+    reads the input ``[i - lpad, i - lpad + K)`` (in the extended array when
+    ``ext`` names an extension; ``ext`` None: no extension is built, the
+    task supplies the edges and ``lpad + rpad == K - 1``). The output has
+    ``M + lpad + rpad - K + 1`` elements on the axis (>= 1).
+    """
+    q_all, n_all, depth = [], [], {}
+    for axis, (k, lpad, rpad, ext) in enumerate(geometry):
+        c = list(x.chunks[axis])
+        if ext is not None:
+            if lpad > 0 or rpad > 0:
+                x = _extend(x, axis, lpad, rpad, ext, fill)
+            dl = min(lpad, k - 1)
+            dr = k - 1 - dl
+            q = list(c)
+            q[0] += lpad
+            q[-1] += rpad
+            q = _merge_small(q, max(dl, dr, 1))
+            while len(q) > 1 and q[0] - dl < 1:
+                q[0:2] = [q[0] + q[1]]
+            while len(q) > 1 and q[-1] - dr < 1:
+                q[-2:] = [q[-2] + q[-1]]
+            n = list(q)
+            if len(q) == 1:
+                n[0] = q[0] - (k - 1)
+            else:
+                n[0] -= dl
+                n[-1] -= dr
+        else:
+            dl, dr = lpad, rpad
+            q = _merge_small(c, max(dl, dr, 1))
+            n = list(q)
+        q_all.append(tuple(q))
+        n_all.append(tuple(n))
+        depth[axis] = (dl, dr) if (dl or dr) else 0
+    x = x.rechunk(tuple(q_all))
+    meta = meta_from_array(x, ndim=x.ndim, dtype=out_dtype)
+    w_key = dask.delayed(w, pure=True)
+    return da.map_overlap(block_fn, x, depth=depth, boundary="none", trim=False,
+                          allow_rechunk=False, chunks=tuple(n_all),
+                          dtype=out_dtype, meta=meta, w=w_key)
+
+
+def _whole(x, w, axes, out_shape, block_fn, out_dtype):
+    """One task over the filtered ``axes`` (the other axes keep their chunks)."""
+    x = x.rechunk({a: -1 for a in axes})
+    chunks = tuple((out_shape[a],) if a in axes else x.chunks[a]
+                   for a in range(x.ndim))
+    meta = meta_from_array(x, ndim=x.ndim, dtype=out_dtype)
+    return da.map_blocks(block_fn, x, w=dask.delayed(w, pure=True),
+                         chunks=chunks, dtype=out_dtype, meta=meta)
+
+
+def _eager_empty(x, result):
+    """A computed (empty-input) result as a Dask array of the input's type."""
+    xp = array_namespace(x._meta)
+    return da.from_array(xp.asarray(result), chunks=result.shape or ())
+
+
+# ------------------------------------------------------ tasks (picklable)
+
+def _on_block(w, block):
+    return array_namespace(block).asarray(w) if is_cupy_array(block) else w
+
+
+def _signal_task(block, w, *, name, mode, kwargs):
+    """The in-memory scipy.signal function on one (overlapped) block."""
+    fn = getattr(_api, name)
+    return fn(block, _on_block(w, block), mode, **kwargs)
+
+
+def _ndimage_task(block, w, *, name, kwargs, halo, block_info=None):
+    """The in-memory ndimage function on one overlapped block, less its halo.
+
+    ``halo[axis] = (dl, extended)``: the block starts ``dl`` elements before
+    its output chunk, except at the true start of an axis that is not
+    extended (ndimage 'constant': the in-memory call supplies ``cval``).
+    """
+    fn = getattr(_ndimage_module(), name)
+    res = fn(block, _on_block(w, block), **kwargs)
+    info = block_info[None]
+    index = []
+    for axis, (dl, extended) in enumerate(halo):
+        start = dl if (extended or info["chunk-location"][axis] > 0) else 0
+        index.append(slice(start, start + info["chunk-shape"][axis]))
+    return res[tuple(index)]
+
+
+# --------------------------------------------------------- scipy.signal
+
+def _signal_axes(ndim, axes):
+    if axes is None:
+        return (ndim - 2, ndim - 1) if ndim >= 2 else None
+    try:
+        ax = tuple(operator.index(a) for a in axes)
+    except TypeError:
+        return None
+    if len(ax) != 2 or not all(-ndim <= a < ndim for a in ax):
+        return None
+    ax = tuple(a % ndim for a in ax)
+    return ax if ax[0] != ax[1] else None
+
+
+def _signal(name, in1, in2, mode, boundary, fillvalue, kwargs):
+    flip = name == "convolve2d"
+    fn = getattr(_api, name)
+    x = _as_dask(in1)
+    w = _weights(in2)
+    _check_output(kwargs.get("output"))
+    axes_arg = kwargs.get("axes")
+    fax = _signal_axes(x.ndim, axes_arg)
+    dims_ok = w.ndim == 2 and fax is not None and (x.ndim == 2 or axes_arg is not None
+                                                   or _accepts(fn, "axes"))
+    swapped = False
+    if dims_ok:  # SciPy's order: dimensions, then the 'valid' swap check
+        swapped = _validate.valid_swap_needed(
+            mode, tuple(x.shape[a] for a in fax), w.shape)
+    # validate everything else (mode, boundary, fillvalue, dtype, kwargs) and
+    # learn the result dtype on a stand-in of one element per axis
+    if x.size == 0:
+        return _eager_empty(x, fn(np.empty(x.shape, x.dtype), w, mode, boundary,
+                                  fillvalue, **kwargs))
+    probe = fn(np.zeros((1,) * x.ndim, x.dtype), np.zeros((1,) * w.ndim, w.dtype),
+               mode, boundary, fillvalue, **kwargs)
+    out_dtype = probe.dtype
+    ext = _SIGNAL_BOUNDARY[boundary]
+    if swapped or w.size == 0:
+        shape = list(x.shape)
+        for a, k in zip(fax, w.shape):
+            m = x.shape[a]
+            shape[a] = (m + k - 1 if mode == "full" else m if mode == "same"
+                        else abs(m - k) + 1)
+        task = functools.partial(_signal_task, name=name, mode=mode,
+                                 kwargs=dict(kwargs, boundary=boundary,
+                                             fillvalue=fillvalue))
+        return _whole(x, w, fax, tuple(shape), task, out_dtype)
+    rdt = np.result_type(x.dtype, w.dtype)
+    plan = plan_2d(tuple(x.shape[a] for a in fax), w.shape, mode, flip,
+                   "constant", None, rdt, False)
+    fill = None
+    if ext == "constant":
+        fill = _validate.fillvalue_2d(fillvalue, rdt)[()]
+        x = x.astype(rdt)  # the fill value lives in the common type
+    geometry = [(1, 0, 0, None)] * x.ndim
+    for a, k, o, r in zip(fax, w.shape, plan.out_shape, plan.offset):
+        if o == 0:  # nothing to compute on this axis
+            shape = list(x.shape)
+            for b, ob in zip(fax, plan.out_shape):
+                shape[b] = ob
+            task = functools.partial(_signal_task, name=name, mode=mode,
+                                     kwargs=dict(kwargs, boundary=boundary,
+                                                 fillvalue=fillvalue))
+            return _whole(x, w, fax, tuple(shape), task, out_dtype)
+        geometry[a] = (k, -r, r + o + k - 1 - x.shape[a], ext)
+    task = functools.partial(_signal_task, name=name, mode="valid", kwargs=kwargs)
+    return _overlap_apply(x, w, geometry, task, out_dtype, fill)
+
+
+def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, **kwargs):
+    """:func:`corrconv_gpu.correlate2d` of a Dask array, chunk by chunk.
+
+    ``in1`` is a Dask array (2-D, or a stack with ``axes=`` where the
+    in-memory function supports it); ``in2`` the (NumPy) weights. Further
+    keywords (``method``, ``fast_float32``, ``axes``, ``output`` as a dtype)
+    go to the in-memory function. Returns a lazy Dask array equal to the
+    in-memory result; the chunks of 'same' are those of ``in1``.
+    """
+    return _signal("correlate2d", in1, in2, mode, boundary, fillvalue, kwargs)
+
+
+def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, **kwargs):
+    """:func:`corrconv_gpu.convolve2d` of a Dask array, chunk by chunk.
+
+    See :func:`correlate2d`.
+    """
+    return _signal("convolve2d", in1, in2, mode, boundary, fillvalue, kwargs)
+
+
+# --------------------------------------------------------- scipy.ndimage
+
+def _norm_axes(axes, ndim):
+    """scipy.ndimage._ni_support._check_axes (after the probe validated it)."""
+    if axes is None:
+        return tuple(range(ndim))
+    if np.isscalar(axes):
+        axes = (operator.index(axes),)
+    return tuple(operator.index(a) % ndim for a in axes)
+
+
+def _per_axis(value, n):
+    if isinstance(value, str) or np.isscalar(value):
+        return [value] * n
+    value = list(value)
+    if len(value) != n:
+        raise RuntimeError("sequence argument must have length equal to input rank")
+    return value
+
+
+def _ndimage(name, x, w, output, mode, cval, origin, kwargs):
+    convolution = name.startswith("convolve")
+    fn = getattr(_ndimage_module(), name)
+    x = _as_dask(x)
+    w = _weights(w)
+    _check_output(output)
+    call = dict(kwargs, output=output, mode=mode, cval=cval, origin=origin)
+    if x.size == 0:
+        return _eager_empty(x, fn(np.empty(x.shape, x.dtype), w, **call))
+    # validation (mode, origin, axes, dtypes) and the result dtype, on a
+    # stand-in of one element per axis
+    probe = fn(np.zeros((1,) * x.ndim, x.dtype), w, **call)
+    out_dtype = probe.dtype
+    ndim = x.ndim
+    if name.endswith("1d"):
+        axes = (operator.index(kwargs.get("axis", -1)) % ndim,)
+        ksize = {axes[0]: w.shape[0]}
+        origins = {axes[0]: operator.index(origin)}
+    else:
+        axes = _norm_axes(kwargs.get("axes"), ndim)
+        org = _per_axis(origin, len(axes))
+        if len(axes) < ndim:  # SciPy: weights fill the sorted axes, origins follow axes
+            ksize = dict(zip(sorted(axes), w.shape))
+            origins = dict(zip(axes, org))
+        else:
+            ksize = dict(enumerate(w.shape))
+            origins = dict(enumerate(org))
+    if not isinstance(mode, str):
+        modes = _per_axis(mode, len(axes))
+        mode_of = dict(zip(axes if len(axes) < ndim else range(ndim), modes))
+    else:
+        mode_of = dict.fromkeys(range(ndim), mode)
+    geometry, halo = [], []
+    for a in range(ndim):
+        k = ksize.get(a, 1)
+        o = operator.index(origins.get(a, 0))
+        lpad = k // 2 + o
+        if convolution:
+            lpad = k - 1 - lpad
+        rpad = k - 1 - lpad
+        ext = _NDIMAGE_MODE[mode_of.get(a, "constant")] if k > 1 else None
+        geometry.append((k, lpad, rpad, ext))
+        halo.append((min(lpad, k - 1) if ext is not None else lpad, ext is not None))
+    task = functools.partial(_ndimage_task, name=name, kwargs=call, halo=tuple(halo))
+    return _overlap_apply(x, w, geometry, task, out_dtype)
+
+
+def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0,
+              **kwargs):
+    """:func:`corrconv_gpu.ndimage.correlate` of a Dask array, chunk by chunk.
+
+    scipy.ndimage semantics (``mode`` 'reflect', 'constant', 'nearest',
+    'mirror', 'wrap'; ``cval``; ``origin``; ``axes=``); ``output`` may be
+    None or a dtype. The result keeps the input's chunks where they are at
+    least as large as the kernel's halo.
+    """
+    return _ndimage("correlate", input, weights, output, mode, cval, origin, kwargs)
+
+
+def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0,
+             **kwargs):
+    """:func:`corrconv_gpu.ndimage.convolve` of a Dask array; see :func:`correlate`."""
+    return _ndimage("convolve", input, weights, output, mode, cval, origin, kwargs)
+
+
+def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0,
+                origin=0, **kwargs):
+    """:func:`corrconv_gpu.ndimage.correlate1d` of a Dask array; see :func:`correlate`."""
+    return _ndimage("correlate1d", input, weights, output, mode, cval, origin,
+                    dict(kwargs, axis=axis))
+
+
+def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0,
+               origin=0, **kwargs):
+    """:func:`corrconv_gpu.ndimage.convolve1d` of a Dask array; see :func:`correlate`."""
+    return _ndimage("convolve1d", input, weights, output, mode, cval, origin,
+                    dict(kwargs, axis=axis))

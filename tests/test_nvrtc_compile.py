@@ -1,0 +1,255 @@
+"""Compile every instantiation of kernels/corr2d.cu with NVRTC -- no GPU needed.
+
+Every dtype x FLIP x CONJ (complex only) x 5 boundaries, one NVRTC program per
+(arch, dtype) holding all of that dtype's name expressions (exactly what
+``_kernels.get_module`` hands to ``cupy.RawModule``), for sm_75 ... sm_120,
+through ``cupy.cuda.nvrtc`` directly (createProgram / addNameExpression /
+compileProgram / getCUBIN / getProgramLog work without a driver, unlike
+``cupy.cuda.compiler.compile_using_nvrtc`` or ``RawModule.get_function``,
+which query the device).  ``-Xptxas=-v`` puts registers, spills and shared
+memory in the program log; the tests assert
+
+* every name expression compiles and lowers to a kernel in the CUBIN,
+* 0 bytes of spill stores and loads,
+* static shared memory + the launcher's largest dynamic shared memory
+  (``_params.SMEM_LIMIT``) <= 48 KiB per block,
+* registers within the ``__launch_bounds__`` cap (64 for <= 4-byte elements,
+  80 for 8/16-byte ones).
+
+The register table is printed (``pytest -s``) and written to
+``.pytest_cache/d/corrconv_nvrtc/resources.txt`` (or ``$CORRCONV_NVRTC_REPORT``).
+
+Architectures: ``CORRCONV_NVRTC_ARCHS=sm_80,sm_90`` (comma list) or ``all``
+(the default: sm_75, sm_80, sm_86, sm_89, sm_90, sm_100, sm_120).  The whole
+matrix (14 dtypes, 160 kernels per arch, 1120 in all) takes ~2.5 min on 2
+cores; ``CORRCONV_NVRTC_WORKERS`` sets the process count (default: cores,
+at most 8).
+"""
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import re
+import time
+
+import numpy as np
+import pytest
+
+from corrconv_gpu._cuda import _kernels, _launch, _params
+
+ALL_ARCHS = ("sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120")
+SMEM_BUDGET = 48 * 1024
+_BNAMES = {v: k for k, v in _kernels.BOUNDARY_CODES.items()}
+
+
+def _archs():
+    env = os.environ.get("CORRCONV_NVRTC_ARCHS", "all").strip()
+    if env in ("", "all"):
+        return ALL_ARCHS
+    return tuple(a.strip() for a in env.split(",") if a.strip())
+
+
+def _nvrtc_or_skip():
+    try:
+        import cupy  # noqa: F401
+        from cupy.cuda import nvrtc
+        nvrtc.getVersion()
+    except Exception as e:  # pragma: no cover - depends on the environment
+        pytest.skip(f"cupy / NVRTC not importable: {type(e).__name__}: {e}")
+    return nvrtc
+
+
+def _reg_cap(dtype):
+    # CORRCONV_MIN_BLOCKS in corr2d.cu: 4 blocks of 256 threads (64 regs) for
+    # <= 4-byte elements, 3 blocks (80 regs) for 8/16-byte ones
+    return 64 if np.dtype(dtype).itemsize < 8 else 80
+
+
+_ENTRY = re.compile(r"Compiling entry function '([^']+)' for '(sm_\d+a?)'")
+_SPILL = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
+_USED = re.compile(r"Used (\d+) registers")
+_SMEM = re.compile(r"(\d+) bytes smem")
+
+
+def parse_ptxas_log(log):
+    """mangled name -> dict(regs, stack, spill_st, spill_ld, smem) from -Xptxas=-v."""
+    out = {}
+    cur = None
+    for line in log.splitlines():
+        m = _ENTRY.search(line)
+        if m:
+            cur = out.setdefault(m.group(1), dict(regs=None, stack=0, spill_st=0,
+                                                  spill_ld=0, smem=0))
+            continue
+        if cur is None:
+            continue
+        m = _SPILL.search(line)
+        if m:
+            cur["stack"], cur["spill_st"], cur["spill_ld"] = map(int, m.groups())
+        m = _USED.search(line)
+        if m:
+            cur["regs"] = int(m.group(1))
+            s = _SMEM.search(line)
+            cur["smem"] = int(s.group(1)) if s else 0
+    return out
+
+
+def compile_one(arch, dtype_name):
+    """Compile dtype's whole module for arch; returns (rows, seconds, error)."""
+    from cupy.cuda import nvrtc
+
+    names = _kernels.name_expressions(dtype_name)
+    src = _kernels.kernel_source()
+    opts = list(_kernels.compile_options(dtype_name)) + list(_kernels.include_options())
+    opts += ["--gpu-architecture=" + arch, "-Xptxas=-v"]
+    t0 = time.perf_counter()
+    prog = nvrtc.createProgram(src, "corr2d.cu", [], [])
+    try:
+        for n in names:
+            nvrtc.addNameExpression(prog, n)
+        try:
+            nvrtc.compileProgram(prog, opts)
+        except Exception as e:
+            log = nvrtc.getProgramLog(prog)
+            return None, time.perf_counter() - t0, f"{e}\n{log}"
+        log = nvrtc.getProgramLog(prog).replace("\x00", "")
+        cubin = nvrtc.getCUBIN(prog)
+        info = parse_ptxas_log(log)
+        rows = []
+        for n in names:
+            lowered = nvrtc.getLoweredName(prog, n)
+            if isinstance(lowered, bytes):
+                lowered = lowered.decode()
+            r = info.get(lowered)
+            in_cubin = lowered.encode() in cubin
+            rows.append(dict(name=n, lowered=lowered, found=r is not None,
+                             in_cubin=in_cubin, **(r or {})))
+        return rows, time.perf_counter() - t0, None
+    finally:
+        nvrtc.destroyProgram(prog)
+
+
+@pytest.fixture(scope="module")
+def compiled(request):
+    _nvrtc_or_skip()
+    archs = _archs()
+    dtypes = [d.name for d in _kernels.SUPPORTED_DTYPES]
+    jobs = [(a, d) for a in archs for d in dtypes]
+    workers = int(os.environ.get("CORRCONV_NVRTC_WORKERS", min(os.cpu_count() or 1, 8)))
+    t0 = time.perf_counter()
+    results = {}
+    if workers > 1:
+        ctx = multiprocessing.get_context("fork")
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+            futs = {ex.submit(compile_one, a, d): (a, d) for a, d in jobs}
+            for f in cf.as_completed(futs):
+                results[futs[f]] = f.result()
+    else:
+        for a, d in jobs:
+            results[(a, d)] = compile_one(a, d)
+    total = time.perf_counter() - t0
+    _report(request, archs, dtypes, results, total, workers)
+    return results
+
+
+def _report(request, archs, dtypes, results, total, workers):
+    lines = [f"corr2d.cu NVRTC resource usage (registers[/spill bytes] per "
+             f"instantiation); {sum(len(r[0] or ()) for r in results.values())} kernels, "
+             f"{len(results)} programs, {total:.1f} s wall on {workers} workers",
+             "static smem is 0 (shared memory is dynamic, <= "
+             f"{_params.SMEM_LIMIT} bytes per launch)", ""]
+    for d in dtypes:
+        lines.append(f"== {d}  ({_kernels.ctype(d)}, acc {_kernels.acc_ctype(d)}, "
+                     f"opt {_params.launch_params(d).opt})")
+        lines.append(f"{'variant (flip conj boundary)':34s}" + "".join(f"{a:>8s}" for a in archs))
+        for i, (f, c, b) in enumerate(_kernels.variants(d)):
+            cells = []
+            for a in archs:
+                rows, _, err = results[(a, d)]
+                if err or rows is None:
+                    cells.append("ERR")
+                    continue
+                r = rows[i]
+                cell = str(r.get("regs"))
+                if r.get("spill_st") or r.get("spill_ld"):
+                    cell += f"/{r['spill_st']}"
+                cells.append(cell)
+            label = f"{'conv' if f else 'corr'} {'conj' if c else '    '} {b} {_BNAMES[b]}"
+            lines.append(label.ljust(34) + "".join(f"{x:>8s}" for x in cells))
+        secs = " ".join(f"{a}:{results[(a, d)][1]:.1f}s" for a in archs)
+        lines.append(f"compile time  {secs}")
+        lines.append("")
+    text = "\n".join(lines)
+    print("\n" + text)
+    path = os.environ.get("CORRCONV_NVRTC_REPORT")
+    try:
+        if not path:
+            path = os.path.join(str(request.config.cache.mkdir("corrconv_nvrtc")),
+                                "resources.txt")
+        with open(path, "w") as fh:
+            fh.write(text + "\n")
+        print(f"[written to {path}]")
+    except Exception as e:  # the report is a convenience only
+        print(f"[report not written: {e}]")
+
+
+@pytest.mark.parametrize("arch", _archs())
+@pytest.mark.parametrize("dtype", [d.name for d in _kernels.SUPPORTED_DTYPES])
+def test_compiles_without_spills(compiled, arch, dtype):
+    rows, secs, err = compiled[(arch, dtype)]
+    assert err is None, f"NVRTC failed for {dtype} on {arch}:\n{err}"
+    assert len(rows) == len(_kernels.variants(dtype))
+    cap = _reg_cap(dtype)
+    for r in rows:
+        assert r["found"], f"{r['name']}: no ptxas entry ({r['lowered']})"
+        assert r["in_cubin"], f"{r['name']}: not in the CUBIN"
+        assert r["spill_st"] == 0 and r["spill_ld"] == 0, (
+            f"{r['name']} on {arch}: {r['spill_st']} B spill stores, {r['spill_ld']} B spill loads")
+        assert r["smem"] + _params.SMEM_LIMIT <= SMEM_BUDGET, (
+            f"{r['name']} on {arch}: {r['smem']} B static + {_params.SMEM_LIMIT} B dynamic")
+        assert r["regs"] is not None and r["regs"] <= cap, (
+            f"{r['name']} on {arch}: {r['regs']} registers > {cap}")
+
+
+# ------------------------------------------- host-side checks (no NVRTC needed)
+
+def test_name_expressions():
+    assert _kernels.name_expression(np.float32, False, False, 0) == \
+        "corr2d<float, float, false, false, 0, 4>"
+    assert _kernels.name_expression(np.complex128, True, True, "mirror") == \
+        "corr2d<complex<double>, complex<double>, true, true, 3, 2>"
+    # conj is the identity for reals: one instantiation
+    assert _kernels.name_expression(np.int8, True, True, "wrap") == \
+        "corr2d<signed char, unsigned int, true, false, 1, 4>"
+    for d in _kernels.SUPPORTED_DTYPES:
+        names = _kernels.name_expressions(d)
+        assert len(set(names)) == (20 if d.kind == "c" else 10)
+
+
+def test_kernel_source_found():
+    src = _kernels.kernel_source()
+    assert "corr2d" in src and "CORRCONV_SMEM_LIMIT 49152" in src
+    assert f"CORRCONV_MAX_THREADS {_params.MAX_THREADS}" in src
+
+
+@pytest.mark.parametrize("dtype", [d.name for d in _kernels.SUPPORTED_DTYPES])
+def test_launch_geometry_within_budget(dtype):
+    """Dynamic shared memory <= SMEM_LIMIT, blocks <= MAX_THREADS, chunks
+    cover the kernel, for kernel sizes up to far beyond shared memory."""
+    p = _params.launch_params(dtype)
+    for K in [(1, 1), (3, 3), (1, 5000), (5000, 1), (27, 27), (64, 64), (300, 7),
+              (2, 100000), (1000, 1000)]:
+        for O in [(1, 1), (1, 100000), (3, 50), (1000, 1000), (100000, 2)]:
+            cfg = _launch.launch_config(dtype, K, O)
+            assert cfg.shared_mem <= _params.SMEM_LIMIT
+            assert cfg.block[0] * cfg.block[1] <= _params.MAX_THREADS
+            assert 1 <= cfg.kc0 <= max(K[0], 1) and 1 <= cfg.kc1 <= max(K[1], 1)
+            if cfg.kc0 < K[0] or cfg.kc1 < K[1]:
+                assert cfg.shared_mem <= p.smem_budget
+            th, tw = cfg.tile
+            assert cfg.shared_mem == _launch.smem_bytes(cfg.tile, cfg.kc0, cfg.kc1,
+                                                        _kernels.smem_itemsize(dtype))
+            assert (th, tw) in [(c[2]) for c in _launch._candidates(p)]
+            assert cfg.grid[1] <= 65535 and cfg.grid[2] <= 65535
+    small = _launch.launch_config(dtype, (3, 3), (1000, 1000), nbatch=5, max_grid=2)
+    assert small.grid == (2, 2, 2)
