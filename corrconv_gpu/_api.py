@@ -63,9 +63,15 @@ def _run(plan, x, w, method, fast_float32):
     macs = (float(math.prod(x.shape[:-2])) * float(np.prod(plan.out_shape))
             * float(np.prod(w.shape)))
     backend = _backends.select(is_cupy_array(x), macs)
-    if backend == "cuda":
+    if backend != "cpu":
         from . import _cuda_backend
-        out = _cuda_backend.execute(plan, x, w, method=method, fast_float32=fast_float32)
+        if not _cuda_backend.supports(plan):  # bool, object: the CPU path
+            backend = "cpu"
+    if backend != "cpu":
+        out = _cuda_backend.execute(plan, x, w, method=method, fast_float32=fast_float32,
+                                    emulated=backend == "emulated")
+        if backend == "emulated" and xp is not np:
+            out = xp.asarray(out)
     else:
         from . import _cpu
         out = cast_result(_cpu.execute(plan, to_numpy(x), to_numpy(w), method,

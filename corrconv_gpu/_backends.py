@@ -5,9 +5,13 @@ imported only when a CuPy array is passed, when ``cuda`` is forced, when
 :func:`backends` is called, or when ``auto`` meets a NumPy problem large enough
 to pay the transfer and CuPy is installed.
 
+``emulated`` runs the same CUDA kernels and launch code on the CPU under the
+emulator (``corrconv_gpu._emu``): slow, for tests where there is no GPU;
+``auto`` never picks it.
+
 Forcing: :func:`use_backend` (a context manager) or the environment variable
-``CORRCONV_GPU_BACKEND`` (``auto``, ``cpu`` or ``cuda``; the context manager
-wins). Forcing ``cuda`` where it is unavailable raises ``RuntimeError`` with
+``CORRCONV_GPU_BACKEND`` (``auto``, ``cpu``, ``cuda`` or ``emulated``; the
+context manager wins). Forcing ``cuda`` where it is unavailable raises ``RuntimeError`` with
 the reason; ``auto`` never raises.
 """
 
@@ -19,7 +23,7 @@ import os
 from dataclasses import dataclass
 
 ENV_VAR = "CORRCONV_GPU_BACKEND"
-CHOICES = ("auto", "cpu", "cuda")
+CHOICES = ("auto", "cpu", "cuda", "emulated")
 # NumPy inputs go to a GPU only above this many multiply-adds (a model until
 # measured on a device: PCIe at ~20 GB/s against the CPU path's throughput)
 GPU_MIN_MACS = 2.0e8
@@ -36,8 +40,8 @@ class BackendInfo:
 
 def _check_choice(name, source):
     if name not in CHOICES:
-        raise ValueError(f"{source} must be one of 'auto', 'cpu' or 'cuda' "
-                         f"(got {name!r})")
+        raise ValueError(f"{source} must be one of 'auto', 'cpu', 'cuda' or "
+                         f"'emulated' (got {name!r})")
     return name
 
 
@@ -70,6 +74,14 @@ def use_backend(name):
 
 
 @functools.lru_cache(maxsize=None)
+def _emulated_status():
+    import shutil
+    if shutil.which(os.environ.get("CXX", "g++")) is None:
+        return False, "no C++ compiler (g++) for the CUDA emulator"
+    return True, ""
+
+
+@functools.lru_cache(maxsize=None)
 def _cuda_status():
     if importlib.util.find_spec("cupy") is None:
         return False, "CuPy not installed"
@@ -97,8 +109,10 @@ def backends():
         ``{'cpu': BackendInfo, 'cuda': BackendInfo}``.
     """
     ok, why = _cuda_status()
+    eok, ewhy = _emulated_status()
     return {"cpu": BackendInfo("cpu", True, ""),
-            "cuda": BackendInfo("cuda", ok, why)}
+            "cuda": BackendInfo("cuda", ok, why),
+            "emulated": BackendInfo("emulated", eok, ewhy)}
 
 
 def select(on_device, macs):
@@ -115,6 +129,11 @@ def select(on_device, macs):
         if not ok:
             raise RuntimeError(f"backend 'cuda' was requested but is unavailable: {why}")
         return "cuda"
+    if name == "emulated":
+        ok, why = _emulated_status()
+        if not ok:
+            raise RuntimeError(f"backend 'emulated' was requested but is unavailable: {why}")
+        return "emulated"
     if on_device:
         return "cuda" if _cuda_status()[0] else "cpu"
     if macs >= GPU_MIN_MACS and importlib.util.find_spec("cupy") is not None:

@@ -68,3 +68,62 @@ def choose_cpu(n0, n1, k0, k1, dtype, fast_float32=False, rank=None, fft_ok=True
     if fft_ok and dtype in FFT_DTYPES:
         costs["fft"] = fft_cost_estimate(n0, n1, k0, k1, dtype, fast_float32=fast_float32)
     return min(costs, key=costs.get)
+
+
+# ---------------------------------------------------------------- the GPU
+# A stated roofline model until measured on a device (H100 SXM figures; an
+# H200 has 4.8 TB/s): a method takes max(bytes / bandwidth, flops / peak)
+# at the efficiencies below, plus launch overheads.
+GPU_HBM_BYTES_PER_S = 3.35e12
+GPU_FLOPS = {np.dtype(np.float16): 67e12, np.dtype(np.float32): 67e12,
+             np.dtype(np.complex64): 67e12,
+             np.dtype(np.float64): 34e12, np.dtype(np.complex128): 34e12}
+GPU_INT_OPS = 33e12            # integer multiply-add issue rate (IMAD)
+GPU_BW_EFFICIENCY = 0.8
+GPU_FLOP_EFFICIENCY = 0.6
+GPU_LAUNCH_S = 5e-6
+GPU_FFT_PASSES = 6             # cuFFT r2c + c2r on tiles, multiply, copies
+
+
+def _gpu_time(nbytes, flops, dtype, launches=1):
+    dtype = np.dtype(dtype)
+    peak = GPU_FLOPS.get(dtype, GPU_INT_OPS * 2)
+    return (launches * GPU_LAUNCH_S
+            + max(nbytes / (GPU_BW_EFFICIENCY * GPU_HBM_BYTES_PER_S),
+                  flops / (GPU_FLOP_EFFICIENCY * peak)))
+
+
+def gpu_direct_cost(n0, n1, k0, k1, dtype):
+    dtype = np.dtype(dtype)
+    cplx = 4 if dtype.kind == "c" else 1       # a complex MAC is 4 real ones
+    n = n0 * n1
+    return _gpu_time(2 * n * dtype.itemsize, 2 * cplx * n * k0 * k1, dtype)
+
+
+def gpu_separable_cost(n0, n1, k0, k1, rank, dtype):
+    dtype = np.dtype(dtype)
+    cplx = 4 if dtype.kind == "c" else 1
+    n = n0 * n1
+    return rank * _gpu_time(5 * n * dtype.itemsize, 2 * cplx * n * (k0 + k1),
+                            dtype, launches=2)
+
+
+def gpu_fft_cost(n0, n1, k0, k1, dtype, fast_float32=False):
+    dtype = np.dtype(dtype)
+    wide = 2 if (dtype in (np.dtype(np.float32), np.dtype(np.complex64))
+                 and not fast_float32) else 1
+    n = (n0 + k0 - 1) * (n1 + k1 - 1)
+    nbytes = GPU_FFT_PASSES * n * 2 * dtype.itemsize * wide
+    flops = 10 * n * np.log2(max(n, 2))
+    return _gpu_time(nbytes, flops, np.float64 if wide == 2 else dtype, launches=8)
+
+
+def choose_gpu(n0, n1, k0, k1, dtype, rank=None, fft_ok=True, fast_float32=False):
+    """The cheapest of 'direct', 'separable' and 'fft' on the roofline model."""
+    dtype = np.dtype(dtype)
+    costs = {"direct": gpu_direct_cost(n0, n1, k0, k1, dtype)}
+    if rank:
+        costs["separable"] = gpu_separable_cost(n0, n1, k0, k1, rank, dtype)
+    if fft_ok and dtype.kind in "fc" and dtype != np.float16:
+        costs["fft"] = gpu_fft_cost(n0, n1, k0, k1, dtype, fast_float32)
+    return min(costs, key=costs.get)

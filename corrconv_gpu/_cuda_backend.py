@@ -1,12 +1,166 @@
 """The CUDA backend: executes a plan with the kernels of ``kernels/*.cu``.
 
-Not wired yet: ``READY`` is False, so :func:`corrconv_gpu.backends` reports
-the CUDA backend as unavailable ("not built into this version") and ``auto``
-uses the CPU backend.
+Two executors share every line of launch code (grid, block, shared memory,
+argument packing: :func:`corrconv_gpu._cuda.launch_corr2d`):
+
+* ``cuda``: CuPy device arrays, ``cupy.RawModule`` modules, the current
+  device and stream. CuPy in, CuPy out; the data never leaves the device.
+  A NumPy input is copied to the device and the result back.
+* ``emulated``: NumPy arrays, the CPU emulator's ``EmuModule`` compiling the
+  same ``.cu`` source with g++ (tests and CI, where there is no GPU).
+
+Methods on this backend: ``direct`` is one launch of the tiled kernel, the
+boundary applied on the device; ``separable`` is two launches of the same
+kernel per rank-1 term (1 x K1 then K0 x 1); ``fft`` is the array-namespace
+FFT method with ``cupy.fft`` (cuFFT) over the boundary-extended input. 'auto'
+picks by :func:`corrconv_gpu._cost.choose_gpu`.
 """
 
-READY = False
+import numpy as np
+
+from . import _cost
+from ._boundary import extended_block
+
+READY = True
+
+# dtypes the device kernels take; the others (bool, object, long double)
+# stay on the CPU backend
+DEVICE_DTYPES = tuple(np.dtype(n) for n in (
+    "float16", "float32", "float64", "complex64", "complex128",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"))
 
 
-def execute(plan, x, w, method="auto", fast_float32=False):
-    raise RuntimeError("the CUDA backend is not built into this version")
+def supports(plan):
+    return plan.dtype in DEVICE_DTYPES
+
+
+def _emu_factory(code, options=(), name_expressions=()):
+    from ._emu import EmuModule
+    from ._cuda._kernels import kernel_paths
+    import os
+    inc = tuple({os.path.dirname(p) for p in kernel_paths() if os.path.exists(p)})
+    return EmuModule(code, options=options, name_expressions=name_expressions,
+                     include_dirs=inc)
+
+
+class _Device:
+    """What differs between the GPU and the emulator: namespace, modules."""
+
+    def __init__(self, emulated):
+        self.emulated = emulated
+        if emulated:
+            self.xp = np
+            self.factory = _emu_factory
+            self.device_id = "emu"
+        else:
+            import cupy
+            self.xp = cupy
+            self.factory = None
+            self.device_id = cupy.cuda.Device().id
+
+    def module(self, dtype):
+        from ._cuda import get_module
+        return get_module(self.device_id, dtype, module_factory=self.factory)
+
+    def fft(self):
+        if self.emulated:
+            import scipy.fft
+            return scipy.fft
+        import cupy.fft
+        return cupy.fft
+
+
+def _window_direct(dev, max_grid=None):
+    """The direct kernel as a window method (the contract of the CPU methods)."""
+    from ._cuda import launch_corr2d
+
+    def run(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1):
+        if n0 <= 0 or n1 <= 0:
+            return
+        launch_corr2d(dev.module(x.dtype), x, w, out[or0:or0 + n0, oc0:oc0 + n1],
+                      xr0, xc0, flip, conj, "constant", 0, max_grid=max_grid)
+    return run
+
+
+def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
+            max_grid=None):
+    """Run ``plan``; returns an array of ``plan.dtype`` in the input's namespace.
+
+    ``x``: (M0, M1) or a stack (B, M0, M1); ``w``: (K0, K1) (a NumPy kernel
+    with a CuPy image is accepted). ``max_grid`` caps the launch grid (tests:
+    blocks must loop).
+    """
+    from ._cuda import launch_corr2d
+
+    dev = _Device(emulated)
+    xp = dev.xp
+    dtype = plan.dtype
+    if not supports(plan):
+        raise TypeError(f"dtype {dtype} has no CUDA kernel (bool and object run "
+                        "on the CPU backend)")
+    xd = xp.asarray(x)
+    if xd.dtype != dtype or xd.strides[-1] != xd.itemsize or not xd.dtype.isnative:
+        xd = xp.ascontiguousarray(xd, dtype=dtype)
+    wd = xp.ascontiguousarray(xp.asarray(w), dtype=dtype)
+    batch = xd.shape[:-2]
+    out = xp.empty(batch + tuple(plan.out_shape), dtype=dtype)
+    if out.size == 0:
+        return out
+    if wd.size == 0:
+        out[...] = 0
+        return out
+    k0, k1 = wd.shape
+    o0, o1 = plan.out_shape
+    name = method
+    factors = None
+    if method in ("auto", "separable") and dtype.kind in "fciu":
+        from ._methods.separable import decompose
+        cdt = _factor_dtype(dtype)
+        factors = decompose(np.asarray(wd.get() if hasattr(wd, "get") else wd),
+                            dtype=cdt) if cdt is not None else None
+    fft_ok = dtype.kind in "fc" and dtype != np.float16 and (
+        method == "fft" or (bool(xp.isfinite(xd).all()) and (
+            plan.boundary != "constant" or bool(np.isfinite(plan.fillvalue)))))
+    if method == "auto":
+        name = _cost.choose_gpu(o0, o1, k0, k1, dtype,
+                                rank=len(factors) if factors else None, fft_ok=fft_ok)
+    elif method == "fft" and not (dtype.kind in "fc" and dtype != np.float16):
+        name = "direct"
+    elif method == "separable" and not factors:
+        name = "direct"
+    fill = plan.fillvalue if plan.boundary == "constant" else 0
+
+    frames = xd.reshape((-1,) + xd.shape[-2:])
+    outs = out.reshape((-1,) + out.shape[-2:])
+    if name == "direct":
+        launch_corr2d(dev.module(dtype), frames if batch else xd, wd,
+                      outs if batch else out, plan.offset[0], plan.offset[1],
+                      plan.flip, plan.conj, plan.boundary, fill, max_grid=max_grid)
+        return out
+    # separable and fft read a boundary-extended copy of each frame
+    (r0, r1) = plan.offset
+    for b in range(frames.shape[0]):
+        ext = extended_block(frames[b], (r0, r0 + o0 + k0 - 1), (r1, r1 + o1 + k1 - 1),
+                             plan.boundary, fill, xp=xp)
+        if name == "separable":
+            from ._methods.separable import separable_correlate_window
+            separable_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b],
+                                       0, 0, o0, o1, factors=factors,
+                                       direct=_window_direct(dev, max_grid))
+        else:
+            from ._methods.fft import fft_correlate_window
+            fft_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b], 0, 0,
+                                 o0, o1, xp=xp, fft=dev.fft(), fast_float32=fast_float32)
+    return out
+
+
+def _factor_dtype(dtype):
+    """The separable factors' dtype: the result dtype for float32/64 and
+    complex, int64 for integers (factors must be exact: the passes then wrap
+    in the ring of the result type, like the direct sum). float16 keeps the
+    direct kernel (its intermediate pass would round to half)."""
+    if dtype.kind in "fc" and dtype != np.float16:
+        return dtype
+    if dtype.kind in "iu":
+        return np.dtype(np.int64)
+    return None

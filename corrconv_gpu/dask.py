@@ -206,7 +206,9 @@ def _overlap_apply(x, w, geometry, block_fn, out_dtype, fill=None):
             n = list(q)
         q_all.append(tuple(q))
         n_all.append(tuple(n))
-        depth[axis] = (dl, dr) if (dl or dr) else 0
+        # a single chunk has no neighbour to borrow from (and Dask refuses a
+        # depth larger than it)
+        depth[axis] = (dl, dr) if (dl or dr) and len(q) > 1 else 0
     x = x.rechunk(tuple(q_all))
     meta = meta_from_array(x, ndim=x.ndim, dtype=out_dtype)
     w_key = dask.delayed(w, pure=True)

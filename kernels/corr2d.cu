@@ -64,22 +64,25 @@
 //
 // Shared memory is DYNAMIC (extern __shared__, size given at launch):
 //   [ weights kc0*kc1 S, padded to 16 bytes ][ input tile (TH+kc0-1)*(TW+kc1-1) S ]
-// i.e. corrconv_smem_bytes() below == _launch.py:smem_bytes(); the launcher
+// (corrconv_wbytes() below; _launch.py:smem_bytes() computes the same); the launcher
 // keeps it <= CORRCONV_SMEM_LIMIT (48 KiB, no opt-in attribute needed).
 // Weights are never in __constant__ memory: concurrent launches with
 // different weights are independent (cf. OpenCV #13695).
 //
 // Portability: standard CUDA C++ only (threadIdx/blockIdx/blockDim/gridDim,
 // __syncthreads, __ldg, extern __shared__); no warp intrinsics, cooperative
-// groups or inline PTX.  A CPU emulator compiling this file as plain C++
-// (without __CUDACC__) gets a fixed-size block-scope __shared__ buffer of
-// CORRCONV_SMEM_LIMIT bytes instead of extern __shared__, no
-// __launch_bounds__, and plain loads instead of __ldg for complex/bool; it
-// may predefine CORRCONV_DYNAMIC_SMEM(name) / CORRCONV_LAUNCH_BOUNDS(n) to
-// override either.  -DCORRCONV_WITH_HALF enables __half (includes
-// <cuda_fp16.h> unless CORRCONV_HAVE_HALF is defined), -DCORRCONV_WITH_COMPLEX
-// enables complex (includes <cupy/complex.cuh> unless CORRCONV_HAVE_COMPLEX);
-// _kernels.py passes them only to the modules that need them.
+// groups or inline PTX.  Under the corrconv_gpu CPU emulator (CORRCONV_EMU,
+// g++ with a forced-include header) the same code compiles unchanged except
+// that complex/bool loads are plain dereferences instead of __ldg on
+// float2/double2/unsigned char.  Any other plain C++ compile gets a fixed
+// block-scope __shared__ buffer of CORRCONV_SMEM_LIMIT bytes instead of
+// extern __shared__ and no __launch_bounds__; CORRCONV_DYNAMIC_SMEM(name) /
+// CORRCONV_LAUNCH_BOUNDS(n, m) may be predefined to override either.
+//
+// -DCORRCONV_WITH_HALF enables __half (includes <cuda_fp16.h> unless
+// CORRCONV_HAVE_HALF is defined), -DCORRCONV_WITH_COMPLEX enables complex
+// (includes <cupy/complex.cuh> unless CORRCONV_HAVE_COMPLEX is defined);
+// _kernels.py:compile_options passes them only to the modules that need them.
 
 #ifdef CORRCONV_WITH_HALF
 #ifndef CORRCONV_HAVE_HALF
@@ -95,19 +98,26 @@
 
 #define CORRCONV_MAX_THREADS 256
 #define CORRCONV_SMEM_LIMIT 49152
+// resident blocks per SM asked of ptxas: caps registers at 64 (4 blocks of
+// 256 threads) for <= 4-byte elements and at 80 (3 blocks) for 8/16-byte
+// ones, where it keeps every instantiation free of spills
+#define CORRCONV_MIN_BLOCKS(T) (sizeof(T) >= 8 ? 3 : 4)
 
-#if defined(__CUDACC__)
+#if defined(__CUDACC__) || defined(CORRCONV_EMU)
+// NVRTC / nvcc, or the corrconv_gpu CPU emulator (whose forced-include header
+// maps __device__, __forceinline__, __launch_bounds__, __align__ and
+// extern __shared__ onto host C++)
 #define CORRCONV_DI __device__ __forceinline__
 #ifndef CORRCONV_LAUNCH_BOUNDS
-#define CORRCONV_LAUNCH_BOUNDS(n) __launch_bounds__(n)
+#define CORRCONV_LAUNCH_BOUNDS(n, m) __launch_bounds__(n, m)
 #endif
 #ifndef CORRCONV_DYNAMIC_SMEM
 #define CORRCONV_DYNAMIC_SMEM(name) extern __shared__ __align__(16) unsigned char name[]
 #endif
-#else  // plain C++ (CPU emulator)
+#else  // any other plain C++ compile: a fixed block-scope buffer
 #define CORRCONV_DI __device__ inline
 #ifndef CORRCONV_LAUNCH_BOUNDS
-#define CORRCONV_LAUNCH_BOUNDS(n)
+#define CORRCONV_LAUNCH_BOUNDS(n, m)
 #endif
 #ifndef CORRCONV_DYNAMIC_SMEM
 #define CORRCONV_DYNAMIC_SMEM(name) \
@@ -174,6 +184,20 @@ CORRCONV_DI void corrconv_mac(Acc& acc, S x, S w) {
     acc += static_cast<Acc>(x) * static_cast<Acc>(w);
 }
 
+// Single-precision a*b + c that keeps denormals: CuPy's RawModule always
+// appends -ftz=true, which would flush float32 denormals (NumPy keeps them);
+// __fmaf_ieee_rn ignores -ftz (same speed: fma.rn.f32).
+CORRCONV_DI float corrconv_fmaf(float a, float b, float c) {
+#if defined(__CUDACC__)
+    return __fmaf_ieee_rn(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+CORRCONV_DI void corrconv_mac(float& acc, float x, float w) {
+    acc = corrconv_fmaf(x, w, acc);
+}
+
 // out = Acc -> T (integers wrap like NumPy's cast)
 template <typename T, typename Acc>
 CORRCONV_DI void corrconv_store(T* p, Acc a) { *p = static_cast<T>(a); }
@@ -212,20 +236,21 @@ CORRCONV_DI complex<double> corrconv_conj(complex<double> v) {
     return complex<double>(v.real(), -v.imag());
 }
 // explicit complex multiply-accumulate: (a+ib)(c+id) = (ac-bd) + i(ad+bc)
-template <typename R>
-CORRCONV_DI void corrconv_cmac(complex<R>& acc, const complex<R>& x, const complex<R>& w) {
-    R re = acc.real(), im = acc.imag();
+CORRCONV_DI void corrconv_mac(complex<float>& acc, complex<float> x, complex<float> w) {
+    float re = acc.real(), im = acc.imag();
+    re = corrconv_fmaf(x.real(), w.real(), re);
+    re = corrconv_fmaf(-x.imag(), w.imag(), re);
+    im = corrconv_fmaf(x.real(), w.imag(), im);
+    im = corrconv_fmaf(x.imag(), w.real(), im);
+    acc = complex<float>(re, im);
+}
+CORRCONV_DI void corrconv_mac(complex<double>& acc, complex<double> x, complex<double> w) {
+    double re = acc.real(), im = acc.imag();
     re += x.real() * w.real();
     re -= x.imag() * w.imag();
     im += x.real() * w.imag();
     im += x.imag() * w.real();
-    acc = complex<R>(re, im);
-}
-CORRCONV_DI void corrconv_mac(complex<float>& acc, complex<float> x, complex<float> w) {
-    corrconv_cmac<float>(acc, x, w);
-}
-CORRCONV_DI void corrconv_mac(complex<double>& acc, complex<double> x, complex<double> w) {
-    corrconv_cmac<double>(acc, x, w);
+    acc = complex<double>(re, im);
 }
 #endif
 
@@ -236,7 +261,7 @@ CORRCONV_DI int corrconv_wbytes(int kc0, int kc1, int s) {
 
 // ------------------------------------------------------------------ kernel
 template <typename T, typename Acc, bool FLIP, bool CONJ, int BOUNDARY, int OPT>
-__global__ void CORRCONV_LAUNCH_BOUNDS(CORRCONV_MAX_THREADS)
+__global__ void CORRCONV_LAUNCH_BOUNDS(CORRCONV_MAX_THREADS, CORRCONV_MIN_BLOCKS(T))
 corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
        long long M0, long long M1,
        const T* __restrict__ w, long long w_stride, int K0, int K1,
@@ -256,8 +281,6 @@ corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
 
     const int TH = along_row ? BY : BY * OPT;        // output tile rows
     const int TW = along_row ? BX * OPT : BX;        // output tile columns
-    const long long ntiles0 = (O0 + TH - 1) / TH;
-    const long long ntiles1 = (O1 + TW - 1) / TW;
 
     const int nck0 = (K0 + kc0 - 1) / kc0;           // weight chunks
     const int nck1 = (K1 + kc1 - 1) / kc1;
@@ -267,7 +290,8 @@ corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
     S* const sX = reinterpret_cast<S*>(corrconv_smem + corrconv_wbytes(kc0, kc1, (int)sizeof(S)));
 
     // Stages W(p0 + pl, q0 + ql), pl < kh, ql < kw, at sW[pl * kw + ql].
-    // (a lambda would be nicer; a macro-free loop keeps the emulator simple)
+    // (a macro rather than a lambda or helper: plain CUDA C++ for NVRTC and the
+    // emulator alike, and the staging loop inlines with its uniform bounds)
 #define CORRCONV_STAGE_WEIGHTS(p0_, q0_, kh_, kw_)                                 \
     for (int e = tid; e < (kh_) * (kw_); e += nthreads) {                          \
         const int pl = e / (kw_), ql = e - pl * (kw_);                             \
@@ -288,9 +312,9 @@ corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
     for (long long b = blockIdx.z; b < nbatch; b += gridDim.z) {
         const T* const xb = x + b * x_bstride;
         T* const ob = out + b * out_bstride;
-        for (long long t0 = blockIdx.y; t0 < ntiles0; t0 += gridDim.y) {
-            for (long long t1 = blockIdx.x; t1 < ntiles1; t1 += gridDim.x) {
-                const long long i0 = t0 * TH, j0 = t1 * TW;   // tile origin in out
+        // tile origins (i0, j0) in out, grid-stride over row and column tiles
+        for (long long i0 = (long long)blockIdx.y * TH; i0 < O0; i0 += (long long)gridDim.y * TH) {
+            for (long long j0 = (long long)blockIdx.x * TW; j0 < O1; j0 += (long long)gridDim.x * TW) {
 
                 Acc acc[OPT];
 #pragma unroll
@@ -333,6 +357,10 @@ corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
                         for (int p = 0; p < kh; ++p) {
                             const S* const xr = xbase + p * WI;
                             const S* const wr = sW + p * kw;
+                            // unroll 2 (not ptxas' default 4): OPT independent
+                            // FMAs per step already give the ILP, and it keeps
+                            // every instantiation within the register cap
+#pragma unroll 2
                             for (int q = 0; q < kw; ++q) {
                                 const S wv = wr[q];
 #pragma unroll

@@ -97,7 +97,8 @@ def launch_config(dtype, K, O, nbatch=1, max_grid=None):
     caps = list(GRID_MAX)
     if max_grid is not None:
         mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
-        caps = [max(1, min(c, int(m))) for c, m in zip(caps, mg)]
+        mg = mg + (None,) * (3 - len(mg))
+        caps = [c if m is None else max(1, min(c, int(m))) for c, m in zip(caps, mg)]
     grid = (max(1, min(-(-O1 // tw), caps[0])),
             max(1, min(-(-O0 // th), caps[1])),
             max(1, min(int(nbatch), caps[2])))
