@@ -26,9 +26,11 @@ _DOC_EXT = """method : {'auto', 'direct', 'separable', 'fft'}, optional
         'separable' runs r pairs of 1-D passes when the kernel has rank
         r <= 2 within the float tolerance (integer kernels only when the
         factors are exact integers), else 'direct'; 'fft' uses tiled
-        overlap-save FFTs (float and complex only; NaN/Inf then spread over
-        an FFT tile); 'auto' picks by a cost model and never takes the FFT
-        for integer or bool input or input or fill values holding NaN/Inf.
+        overlap-save FFTs (float and complex only); 'auto' picks by a cost
+        model. Integer and bool input never takes the FFT, nor does input or
+        a fill value holding NaN or Inf (whatever `method` says: an FFT would
+        spread them over a whole tile, where SciPy confines them to the
+        outputs that read them).
     fast_float32 : bool, optional
         Extension. By default float32 FFTs are computed in float64, which
         keeps the local accuracy of high-dynamic-range images; True computes

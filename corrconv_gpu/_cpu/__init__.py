@@ -81,10 +81,11 @@ def _factors(wc, method):
 def _execute_frame(plan, xc, wc, out, method, fast_float32):
     cdt = plan.compute_dtype
     compiled = cdt in _COMPILED
-    # an FFT spreads NaN/Inf over a whole tile: 'auto' keeps them on direct
-    fft_ok = compiled and cdt.kind in "fc" and (method == "fft" or (
+    # NaN/Inf in the input or fill: direct, whatever the method (an FFT would
+    # spread them over a whole tile; SciPy confines them to the outputs that read them)
+    fft_ok = compiled and cdt.kind in "fc" and (
         bool(np.isfinite(xc).all()) and (plan.boundary != "constant"
-                                         or bool(np.isfinite(plan.fillvalue)))))
+                                         or bool(np.isfinite(plan.fillvalue))))
     factors = _factors(wc, method)
     (r0, r1), (k0, k1) = plan.offset, wc.shape
     for i0, i1, j0, j1, interior in _pieces(plan.out_shape, plan.offset, xc.shape, wc.shape):
@@ -95,7 +96,7 @@ def _execute_frame(plan, xc, wc, out, method, fast_float32):
             name = choose_cpu(n0, n1, k0, k1, cdt, fast_float32,
                               rank=len(factors) if factors else None, fft_ok=fft_ok)
         elif method == "fft":
-            name = "fft" if cdt.kind in "fc" else "direct"
+            name = "fft" if fft_ok else "direct"
         elif method == "separable":
             name = "separable" if factors else "direct"
         else:

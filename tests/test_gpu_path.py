@@ -1,0 +1,217 @@
+"""The GPU path: the differential matrix on the emulated CUDA backend (CI) and
+on a real device (``pytest -m gpu``), plus the kernel's own rigor checks.
+
+The ``emulated`` backend runs the exact ``kernels/corr2d.cu`` source, compiled
+by g++ under ``corrconv_gpu._emu``, through the same Python launch code that
+drives CuPy on a GPU (``corrconv_gpu._cuda.launch_corr2d``). The ``cuda``
+variant of each test is marked ``gpu``: skipped with the reason where there is
+no device, never passed vacuously.
+"""
+
+import functools
+import itertools
+import mmap
+
+import numpy as np
+import pytest
+
+import corrconv_gpu as cc
+from corrconv_gpu import reference as ref
+from corrconv_gpu._cuda import get_module, launch_corr2d
+from corrconv_gpu._emu import EmuModule
+from conftest import assert_matches
+from test_differential import (BOUNDARIES, DTYPES, FILLS, LAYOUTS, METHODS, MODES,
+                               SHAPES, _split, _values, check_case)
+
+BACKENDS = [pytest.param("emulated", id="emulated"),
+            pytest.param("cuda", id="cuda", marks=pytest.mark.gpu)]
+DEVICE_DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+                 "float16", "float32", "float64", "complex64", "complex128"]
+
+_CASES = list(itertools.product(MODES, BOUNDARIES, DTYPES))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("idx", range(len(_CASES)), ids=["-".join(c) for c in _CASES])
+def test_matrix(backend, idx):
+    """mode x boundary x dtype on the device path (bool falls back to the CPU)."""
+    mode, boundary, dt = _CASES[idx]
+    shapes = SHAPES[idx % len(SHAPES)]
+    layout = LAYOUTS[(idx // 3) % len(LAYOUTS)]
+    fill = FILLS[(idx // 2) % len(FILLS)]
+    d = np.result_type(*_split(dt))
+    methods = METHODS + ["separable"] if d.kind in "fc" else ["auto", "direct", "separable"]
+    with cc.use_backend(backend):
+        check_case(mode, boundary, dt, shapes, layout, fill, methods, seed=idx)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shapes", SHAPES, ids=str)
+def test_shapes(backend, shapes):
+    """Every shape (1x1, 1xN, Nx1, odd/even kernels, kernel larger than the image)."""
+    with cc.use_backend(backend):
+        for dt, layout in (("int16", "F"), ("float64", "negstride"), ("complex64", "view")):
+            check_case("same", "symm", dt, shapes, layout, 2.5, ["direct"], seed=5)
+            check_case("full", "fill", dt, shapes, layout, -3, ["auto"], seed=6)
+            check_case("valid", "wrap", dt, shapes, layout, 0, ["direct"], seed=7)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dt", DEVICE_DTYPES)
+def test_big_odd_sizes_every_dtype(backend, dt):
+    """Sizes that are not multiples of the tile, kernels up to 31 (weight chunks)."""
+    rng = np.random.default_rng(1)
+    d = np.dtype(dt)
+    x = _values(rng, d, (70, 133))
+    with cc.use_backend(backend):
+        for k, mode, b in (((3, 3), "same", "fill"), ((4, 6), "full", "symm"),
+                           ((31, 2), "same", "wrap"), ((9, 33), "valid", "symm")):
+            w = _values(rng, d, k)
+            for fn, rfn in ((cc.correlate2d, ref.correlate2d), (cc.convolve2d, ref.convolve2d)):
+                got = fn(x, w, mode, b, 1, method="direct")
+                assert got.dtype == d
+                assert_matches(got, rfn(x, w, mode, b, 1), x, w, 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dt", ["int8", "uint64", "float16", "float32", "complex128"])
+def test_1d_on_device(backend, dt):
+    rng = np.random.default_rng(2)
+    d = np.dtype(dt)
+    with cc.use_backend(backend):
+        for n, k in ((1, 1), (100, 7), (7, 100), (2000, 33)):
+            a, v = _values(rng, d, (n,)), _values(rng, d, (k,))
+            for mode in ("valid", "same", "full"):
+                with np.errstate(all="ignore"):
+                    assert_matches(cc.correlate(a, v, mode), np.correlate(a, v, mode), a, v)
+                    assert_matches(cc.convolve(a, v, mode), np.convolve(a, v, mode), a, v)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stack_in_one_launch(backend):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 2, 20, 31))
+    w = rng.standard_normal((5, 4))
+    with cc.use_backend(backend):
+        got = cc.correlate2d(x, w, "same", "symm")
+    want = np.stack([[ref.correlate2d(f, w, "same", "symm") for f in s] for s in x])
+    assert_matches(got, want, x, w)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nan_propagates_through_zero_weights(backend):
+    with cc.use_backend(backend):
+        got = cc.convolve2d(np.array([[np.nan, 1, 2]]), np.array([[0.0, 1]]))
+    np.testing.assert_array_equal(got, [[np.nan, np.nan, 1, 2]])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inputs_unchanged(backend):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((30, 40)).astype(np.float32)
+    w = rng.standard_normal((5, 5)).astype(np.float32)
+    xs, ws = x.copy(), w.copy()
+    with cc.use_backend(backend):
+        for method in ("direct", "fft", "separable", "auto"):
+            for fn in (cc.correlate2d, cc.convolve2d):
+                for mode, b in itertools.product(MODES, BOUNDARIES):
+                    fn(x, w, mode, b, 2, method=method)
+    np.testing.assert_array_equal(x, xs)
+    np.testing.assert_array_equal(w, ws)
+
+
+# ------------------------------------------------- emulator rigor on corr2d
+
+def _direct_case(dtype, seed=0, shape=(45, 77), k=(5, 4)):
+    rng = np.random.default_rng(seed)
+    d = np.dtype(dtype)
+    return _values(rng, d, shape), _values(rng, d, k)
+
+
+@pytest.mark.parametrize("order", ["forward", "reverse", "shuffle"])
+@pytest.mark.parametrize("max_grid", [1, 2, (3, 1, 1), None])
+@pytest.mark.parametrize("dt", ["float32", "int16", "complex64"])
+def test_thread_orders_poisoned_shared_and_looping_grids(dt, max_grid, order):
+    """Poisoned shared memory, every thread order and grids small enough that
+    blocks must loop: results identical to the reference."""
+    x, w = _direct_case(dt)
+    factory = functools.partial(EmuModule, thread_order=order, poison_shared=True,
+                                workers=2)
+    mod = get_module(("rigor", order), x.dtype, module_factory=factory)
+    for flip, boundary, (r0, r1) in ((False, "constant", (-4, -3)), (True, "symmetric", (-2, -1)),
+                                     (False, "wrap", (0, 0)), (True, "mirror", (-4, -3)),
+                                     (False, "nearest", (-10, 5))):
+        o = (x.shape[0] + 3, x.shape[1] - 2)
+        out = np.empty(o, x.dtype)
+        launch_corr2d(mod, x, w, out, r0, r1, flip, x.dtype.kind == "c", boundary, 3,
+                      max_grid=max_grid)
+        want = _window_reference(x, w, o, (r0, r1), flip, boundary, 3)
+        assert_matches(out, want, x, w, 3)
+
+
+_PAD = {"constant": "constant", "wrap": "wrap", "symmetric": "symmetric",
+        "mirror": "reflect", "nearest": "edge"}
+
+
+def _window_reference(x, w, o, r, flip, boundary, fill, conj=True):
+    """out[i, j] = sum X[i+r0+p, j+r1+q] W[p, q], X padded by numpy.pad."""
+    k0, k1 = w.shape
+    pad0 = max(0, -r[0]), max(0, o[0] + r[0] + k0 - 1 - x.shape[0])
+    pad1 = max(0, -r[1]), max(0, o[1] + r[1] + k1 - 1 - x.shape[1])
+    wide = np.complex128 if x.dtype.kind == "c" else (np.int64 if x.dtype.kind in "iu" else np.float64)
+    xa = x.astype(wide)
+    kw = {"constant_values": fill} if boundary == "constant" else {}
+    xp = np.pad(xa, (pad0, pad1), mode=_PAD[boundary], **kw)
+    ww = w.astype(wide)
+    ww = ww[::-1, ::-1] if flip else ww
+    ww = np.conj(ww) if conj and x.dtype.kind == "c" else ww
+    s0, s1 = r[0] + pad0[0], r[1] + pad1[0]
+    acc = np.zeros(o, wide)
+    with np.errstate(over="ignore"):
+        for p in range(k0):
+            for q in range(k1):
+                acc += xp[s0 + p:s0 + p + o[0], s1 + q:s1 + q + o[1]] * ww[p, q]
+    with np.errstate(all="ignore"):
+        return acc.astype(x.dtype)
+
+
+def test_64bit_offsets_sparse_rows():
+    """Rows more than 2**31 elements apart (a MAP_NORESERVE view): the kernel's
+    offsets are 64-bit."""
+    rows, cols = 3, 24
+    stride = 2**31 + 64                       # elements between rows
+    nbytes = ((rows - 1) * stride + cols) * 4
+    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+                    | getattr(mmap, "MAP_NORESERVE", 0))
+    try:
+        x = np.ndarray((rows, cols), np.float32, buffer=buf, strides=(stride * 4, 4))
+        dense = np.arange(rows * cols, dtype=np.float32).reshape(rows, cols) / 7
+        x[...] = dense
+        w = np.array([[1, 2, 0.5], [-1, 3, 0.25]], np.float32)
+        mod = get_module("emu", np.float32, module_factory=EmuModule)
+        out = np.empty((rows + 1, cols + 2), np.float32)
+        launch_corr2d(mod, x, w, out, -1, -2, False, False, "constant", 0)
+        np.testing.assert_allclose(out, ref.correlate2d(dense, w, "full"), rtol=1e-6, atol=1e-5)
+        del x
+    finally:
+        buf.close()
+
+
+@pytest.mark.sanitizer
+@pytest.mark.parametrize("sanitize", ["thread", "address"])
+def test_corr2d_sanitizers_clean(sanitize):
+    """ThreadSanitizer (fibers = CUDA threads) and ASan+UBSan find nothing in
+    corr2d: small and chunked kernels, every boundary, two workers."""
+    factory = functools.partial(EmuModule, sanitize=sanitize, workers=2)
+    for dt in ("float32", "complex64"):
+        x, w = _direct_case(dt, shape=(40, 70))
+        mod = get_module(("san", sanitize), x.dtype, module_factory=factory)
+        for boundary, kshape in (("constant", (5, 4)), ("symmetric", (40, 3))):
+            w2 = _direct_case(dt, seed=1, k=kshape)[1]
+            o = (x.shape[0], x.shape[1])
+            out = np.empty(o, x.dtype)
+            r = (-(kshape[0] // 2), -(kshape[1] // 2))
+            launch_corr2d(mod, x, w2, out, r[0], r[1], True, False, boundary, 1,
+                          max_grid=(2, 2, 1))
+            assert_matches(out, _window_reference(x, w2, o, r, True, boundary, 1, conj=False),
+                           x, w2, 1)
