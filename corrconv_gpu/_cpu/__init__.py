@@ -81,22 +81,33 @@ def _factors(wc, method):
 def _execute_frame(plan, xc, wc, out, method, fast_float32):
     cdt = plan.compute_dtype
     compiled = cdt in _COMPILED
-    # NaN/Inf in the input or fill: direct, whatever the method (an FFT would
-    # spread them over a whole tile; SciPy confines them to the outputs that read them)
-    fft_ok = compiled and cdt.kind in "fc" and (
-        bool(np.isfinite(xc).all()) and (plan.boundary != "constant"
-                                         or bool(np.isfinite(plan.fillvalue))))
+    fft_capable = compiled and cdt.kind in "fc"
+    finite = []
+
+    def fft_allowed():
+        # NaN/Inf in the input or fill: direct, whatever the method (an FFT would
+        # spread them over a whole tile; SciPy confines them to the outputs that
+        # read them). Checked only when an FFT is about to be used.
+        if not finite:
+            finite.append(bool(np.isfinite(xc).all()) and (
+                plan.boundary != "constant" or bool(np.isfinite(plan.fillvalue))))
+        return finite[0]
+
     factors = _factors(wc, method)
+    rank = len(factors) if factors else None
     (r0, r1), (k0, k1) = plan.offset, wc.shape
     for i0, i1, j0, j1, interior in _pieces(plan.out_shape, plan.offset, xc.shape, wc.shape):
         n0, n1 = i1 - i0, j1 - j0
         if not compiled:
             name = "generic"
         elif method == "auto":
-            name = choose_cpu(n0, n1, k0, k1, cdt, fast_float32,
-                              rank=len(factors) if factors else None, fft_ok=fft_ok)
+            name = choose_cpu(n0, n1, k0, k1, cdt, fast_float32, rank=rank,
+                              fft_ok=fft_capable)
+            if name == "fft" and not fft_allowed():
+                name = choose_cpu(n0, n1, k0, k1, cdt, fast_float32, rank=rank,
+                                  fft_ok=False)
         elif method == "fft":
-            name = "fft" if fft_ok else "direct"
+            name = "fft" if fft_capable and fft_allowed() else "direct"
         elif method == "separable":
             name = "separable" if factors else "direct"
         else:
