@@ -8,7 +8,9 @@ backend is asked about.
 from . import ndimage
 from ._api import convolve, convolve2d, correlate, correlate2d
 from ._backends import BackendInfo, backends, use_backend
+from ._banded import MemoryBudgetError, memory_budget
 
 __version__ = "0.1.0"
 __all__ = ["correlate", "convolve", "correlate2d", "convolve2d", "ndimage", "backends",
-           "use_backend", "BackendInfo", "__version__"]
+           "use_backend", "BackendInfo", "memory_budget", "MemoryBudgetError",
+           "__version__"]

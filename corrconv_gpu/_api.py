@@ -72,8 +72,8 @@ def _run(plan, x, w, method, fast_float32):
     if backend != "cpu":
         out = _cuda_backend.execute(plan, x, w, method=method, fast_float32=fast_float32,
                                     emulated=backend == "emulated")
-        if backend == "emulated" and xp is not np:
-            out = xp.asarray(out)
+        # NumPy in, NumPy out; CuPy in, CuPy out (the emulator works on the host)
+        out = to_numpy(out) if xp is np else xp.asarray(out)
     else:
         from . import _cpu
         out = cast_result(_cpu.execute(plan, to_numpy(x), to_numpy(w), method,

@@ -14,6 +14,11 @@ boundary applied on the device; ``separable`` is two launches of the same
 kernel per rank-1 term (1 x K1 then K0 x 1); ``fft`` is the array-namespace
 FFT method with ``cupy.fft`` (cuFFT) over the boundary-extended input. 'auto'
 picks by :func:`corrconv_gpu._cost.choose_gpu`.
+
+A NumPy input whose working set exceeds the device memory budget (the user's
+``memory_budget`` / ``CORRCONV_GPU_MEMORY_BUDGET``, or the free device memory)
+runs the direct kernel over pipelined row bands: :mod:`corrconv_gpu._banded`
+(a NumPy result; every method falls back to direct there).
 """
 
 import numpy as np
@@ -98,6 +103,13 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
     if not supports(plan):
         raise TypeError(f"dtype {dtype} has no CUDA kernel (bool and object run "
                         "on the CPU backend)")
+    # a NumPy input larger than the device memory budget (or the free memory):
+    # the direct kernel over pipelined row bands (corrconv_gpu._banded)
+    from . import _banded
+    budget = _banded.banding_budget(plan, x, w, method, emulated)
+    if budget is not None:
+        return _banded.execute_banded(plan, x, w, emulated=emulated, budget=budget,
+                                      max_grid=max_grid)
     xd = xp.asarray(x)
     if xd.dtype != dtype or xd.strides[-1] != xd.itemsize or not xd.dtype.isnative:
         xd = xp.ascontiguousarray(xd, dtype=dtype)
@@ -118,13 +130,13 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
         cdt = _factor_dtype(dtype)
         factors = decompose(np.asarray(wd.get() if hasattr(wd, "get") else wd),
                             dtype=cdt) if cdt is not None else None
-    fft_ok = dtype.kind in "fc" and dtype != np.float16 and (
-        method == "fft" or (bool(xp.isfinite(xd).all()) and (
-            plan.boundary != "constant" or bool(np.isfinite(plan.fillvalue)))))
+    fft_capable = dtype.kind in "fc" and dtype != np.float16
+    rank = len(factors) if factors else None
     if method == "auto":
-        name = _cost.choose_gpu(o0, o1, k0, k1, dtype,
-                                rank=len(factors) if factors else None, fft_ok=fft_ok)
-    elif method == "fft" and not (dtype.kind in "fc" and dtype != np.float16):
+        name = _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=rank, fft_ok=fft_capable)
+        if name == "fft" and not _finite(xd, plan):
+            name = _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=rank, fft_ok=False)
+    elif method == "fft" and not (fft_capable and _finite(xd, plan)):
         name = "direct"
     elif method == "separable" and not factors:
         name = "direct"
@@ -152,6 +164,20 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
             fft_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b], 0, 0,
                                  o0, o1, xp=xp, fft=dev.fft(), fast_float32=fast_float32)
     return out
+
+
+def _finite(xd, plan):
+    """NaN/Inf in the input or fill keep a problem on direct/separable, whatever
+    the method: an FFT would spread them over a whole tile, where SciPy confines
+    them to the outputs that read them. Checked only when an FFT would run (it
+    reads the whole input)."""
+    return bool(_xp_of(xd).isfinite(xd).all()) and (
+        plan.boundary != "constant" or bool(np.isfinite(plan.fillvalue)))
+
+
+def _xp_of(a):
+    from ._arrays import array_namespace
+    return array_namespace(a)
 
 
 def _factor_dtype(dtype):

@@ -1,6 +1,7 @@
 """Backend discovery, forcing and the no-CuPy-import guarantee."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_backends_report():
     info = cc.backends()
-    assert set(info) == {"cpu", "cuda"}
+    assert set(info) == {"cpu", "cuda", "emulated"}
+    assert info["emulated"].available == (shutil.which("g++") is not None)
     assert info["cpu"] == BackendInfo("cpu", True, "")
     cuda = info["cuda"]
     assert isinstance(cuda, BackendInfo) and cuda.name == "cuda"
