@@ -14,10 +14,10 @@ integers; for floats up to the rounding of the method each chunk picks)::
 
 The weights are small NumPy arrays: they enter the task graph once (a single
 ``dask.delayed`` key that every task depends on), are never copied per chunk
-into the graph, and are converted to the chunk's array type inside the task.
-Chunks stay the type they are: NumPy chunks run on the CPU backend, CuPy
-chunks on the GPU (``meta`` follows the input's ``_meta``; CuPy is never
-imported here).
+into the graph, and reach each task as NumPy (the in-memory functions accept
+NumPy weights with CuPy inputs). Chunks stay the type they are: NumPy
+chunks run on the CPU backend, CuPy chunks on the GPU (``meta`` follows the
+input's ``_meta``; CuPy is never imported here).
 
 How the edges are handled
 -------------------------
@@ -28,16 +28,19 @@ neighbours through ``dask.array.map_overlap`` with an asymmetric ``depth``
 ``(L, R)`` and ``boundary='none'``; what the true array edges need depends on
 the mode:
 
-* extended modes (signal 'fill'/'wrap'/'symm', every signal mode with
-  ``'full'`` output; ndimage 'reflect'/'mirror'/'nearest'/'wrap'): the array is
+* extended modes (scipy.signal: every boundary, 'fill'/'wrap'/'symm', and
+  every mode; ndimage: 'reflect'/'mirror'/'nearest'/'wrap'): the array is
   first extended, lazily, by exactly the rows and columns the result reads
-  beyond its edges: strips gathered with the same index maps as the in-memory
-  backends (``corrconv_gpu._boundary.extend_index``: periodic, so kernels
-  larger than the array are exact) or, for 'fill', constant strips of
-  ``fillvalue`` cast as SciPy casts it. The strips are merged into the first
-  and last chunks, and every chunk then computes a 'valid' correlation of its
-  overlapped block (scipy.signal) or the in-memory ndimage filter of the
-  block, keeping the part that reads no extension (ndimage).
+  beyond its edges (``K - 1`` on each side for 'full', none for 'valid'):
+  strips gathered with the same index maps as the in-memory backends
+  (``corrconv_gpu._boundary.extend_index``: periodic, so kernels larger
+  than the array are exact, and 'mirror', which Dask's overlap lacks, works)
+  or, for 'fill', constant strips of ``fillvalue`` cast to the common dtype
+  as SciPy casts it. The strips are merged into the first and last chunks;
+  every task then computes the 'valid' correlation of its overlapped block
+  (scipy.signal: 'full', 'same' and 'valid' are the same task on differently
+  extended arrays) or the in-memory ndimage filter of the block, keeping the
+  part that reads no extension (ndimage).
 * ndimage 'constant': no extension is built. A chunk at the true edge gets
   no halo on that side and the in-memory filter supplies ``cval`` itself;
   the task reads its place from ``block_info``.
@@ -45,8 +48,10 @@ the mode:
 Chunks smaller than the halo (including chunks smaller than the kernel) are
 merged with their neighbours before the overlap, so any chunking works; the
 output of 'same' and of every ndimage function keeps the input's chunks when
-they are large enough. A 'valid' call in which SciPy swaps the inputs, and
-empty inputs, are computed as one task over the filtered axes.
+they are large enough. A 'valid' call in which SciPy swaps the inputs is
+computed as one task over the filtered axes; empty inputs are computed at
+once (nothing to do). Arguments are validated when the graph is built, with
+the in-memory functions' own messages.
 
 Multi-GPU recipe
 ----------------
@@ -83,14 +88,14 @@ import dask.array as da
 from dask.array.utils import meta_from_array
 
 from . import _api, _validate
-from ._arrays import array_namespace, is_cupy_array, to_numpy
+from ._arrays import array_namespace, to_numpy
 from ._boundary import extend_index
 from ._plan import plan_2d
 
 __all__ = ["correlate2d", "convolve2d", "correlate", "convolve",
            "correlate1d", "convolve1d"]
 
-# scipy.signal boundary flag -> extension of _boundary (None: refused by SciPy)
+# scipy.signal boundary flag -> extension of _boundary (the probe refuses others)
 _SIGNAL_BOUNDARY = {"fill": "constant", "pad": "constant", "wrap": "wrap",
                     "circular": "wrap", "symm": "symmetric",
                     "symmetric": "symmetric"}
@@ -110,7 +115,7 @@ def _weights(w):
     """The weights as a NumPy array (CuPy weights are copied to the host)."""
     if isinstance(w, da.Array):
         w = w.compute()
-    return np.asarray(to_numpy(w)) if is_cupy_array(w) else np.asarray(w)
+    return np.asarray(to_numpy(w))
 
 
 def _check_output(output):
@@ -235,14 +240,10 @@ def _eager_empty(x, result):
 
 # ------------------------------------------------------ tasks (picklable)
 
-def _on_block(w, block):
-    return array_namespace(block).asarray(w) if is_cupy_array(block) else w
-
-
 def _signal_task(block, w, *, name, mode, kwargs):
     """The in-memory scipy.signal function on one (overlapped) block."""
     fn = getattr(_api, name)
-    return fn(block, _on_block(w, block), mode, **kwargs)
+    return fn(block, w, mode, **kwargs)
 
 
 def _ndimage_task(block, w, *, name, kwargs, halo, block_info=None):
@@ -253,7 +254,7 @@ def _ndimage_task(block, w, *, name, kwargs, halo, block_info=None):
     extended (ndimage 'constant': the in-memory call supplies ``cval``).
     """
     fn = getattr(_ndimage_module(), name)
-    res = fn(block, _on_block(w, block), **kwargs)
+    res = fn(block, w, **kwargs)
     info = block_info[None]
     index = []
     for axis, (dl, extended) in enumerate(halo):
@@ -364,12 +365,10 @@ def _norm_axes(axes, ndim):
 
 
 def _per_axis(value, n):
-    if isinstance(value, str) or np.isscalar(value):
+    """An origin for each filtered axis (the probe has validated it)."""
+    if np.isscalar(value):
         return [value] * n
-    value = list(value)
-    if len(value) != n:
-        raise RuntimeError("sequence argument must have length equal to input rank")
-    return value
+    return list(value)
 
 
 def _ndimage(name, x, w, output, mode, cval, origin, kwargs):
@@ -399,11 +398,8 @@ def _ndimage(name, x, w, output, mode, cval, origin, kwargs):
         else:
             ksize = dict(enumerate(w.shape))
             origins = dict(enumerate(org))
-    if not isinstance(mode, str):
-        modes = _per_axis(mode, len(axes))
-        mode_of = dict(zip(axes if len(axes) < ndim else range(ndim), modes))
-    else:
-        mode_of = dict.fromkeys(range(ndim), mode)
+    if not isinstance(mode, str):   # the in-memory functions take one mode
+        raise NotImplementedError("corrconv_gpu.dask: one mode for every axis")
     geometry, halo = [], []
     for a in range(ndim):
         k = ksize.get(a, 1)
@@ -412,7 +408,7 @@ def _ndimage(name, x, w, output, mode, cval, origin, kwargs):
         if convolution:
             lpad = k - 1 - lpad
         rpad = k - 1 - lpad
-        ext = _NDIMAGE_MODE[mode_of.get(a, "constant")] if k > 1 else None
+        ext = _NDIMAGE_MODE[mode] if k > 1 else None
         geometry.append((k, lpad, rpad, ext))
         halo.append((min(lpad, k - 1) if ext is not None else lpad, ext is not None))
     task = functools.partial(_ndimage_task, name=name, kwargs=call, halo=tuple(halo))
