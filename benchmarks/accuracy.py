@@ -52,6 +52,7 @@ def main(argv=None):
         scale = np.abs(w).sum() * np.abs(x).max()
         with cc.use_backend("cpu"):
             for label, kw in [("direct", dict(method="direct")),
+                              ("separable", dict(method="separable")),
                               ("fft (float64 inside, default)", dict(method="fft")),
                               ("fft fast_float32", dict(method="fft", fast_float32=True))]:
                 got = cc.correlate2d(x, w, "same", "symm", **kw).astype(np.float64)
