@@ -40,32 +40,50 @@
 //   const T* w, long long w_stride, int K0, int K1
 //   T* out, long long out_stride, long long out_bstride, long long O0, long long O1
 //   long long nbatch, long long r0, long long r1, S fillvalue
-//   int along_row, int kc0, int kc1
+//   int along_row, int kc0, int kc1, int xc0, int xc1
 //
 //   Strides are in ELEMENTS (row strides may be negative); the column stride
 //   of x, w and out is 1.  x_bstride/out_bstride step between batch items.
 //   S is the shared-memory type: float for __half (the fill value is given in
 //   the float32 compute dtype, so it is exact), T otherwise.
 //
-// Geometry (all runtime, chosen by _launch.py's table):
+// Geometry (all runtime, chosen by _launch.py from the table in _params.py):
 //
 //   block     (BX, BY) threads, BX*BY <= CORRCONV_MAX_THREADS (256).
-//   along_row 0: each thread computes OPT outputs down a column (rows
-//                ty + k*BY); output tile TH x TW = (BY*OPT) x BX.
-//             1: OPT outputs along a row (columns tx + k*BX); the tile is
-//                BY x (BX*OPT) -- used for flat outputs (1-D numpy.correlate).
+//   along_row the SLIDING axis a.  0: a = rows, each thread computes OPT
+//                consecutive outputs down a column (rows ty*OPT + k); output
+//                tile TH x TW = (BY*OPT) x BX.  1: a = columns, OPT
+//                consecutive outputs along a row (columns tx*OPT + k); tile
+//                BY x (BX*OPT).  The table slides along the longer kernel axis.
 //   grid      blockIdx.x over column tiles, blockIdx.y over row tiles,
 //             blockIdx.z over the batch; every dimension is a grid-stride
 //             loop, so any grid (even 1x1x1) covers any problem.
-//   kc0, kc1  weight chunk: the weights are processed in chunks of at most
-//             kc0 x kc1; per chunk the block stages the chunk's weights and
-//             the input tile plus halo, (TH+kc0-1) x (TW+kc1-1), in shared
-//             memory.  Any kernel size works with bounded shared memory.
+//   xc0, xc1  x chunk: the part of the kernel whose input tile + halo is
+//             staged at once -- normally the whole kernel, so the tile is
+//             read from global memory ONCE per output tile; only kernels whose
+//             tile + halo exceeds the budget are split (input re-staged per
+//             x chunk).
+//   kc0, kc1  weight chunk (<= the x chunk): weights are streamed through
+//             shared memory in chunks of at most kc0 x kc1 (a single chunk,
+//             staged once per block, whenever it fits).  Any kernel size
+//             works with bounded shared memory.
+//
+// Inner loop: per tap b of the other axis, a register window of OPT + VEC
+// inputs slides over the a taps; one 16-byte shared load (float4 / double2,
+// VEC = 4 / 2 elements; scalar for other types) of x and one of w feed
+// VEC x OPT FMAs.  1x1 kernels whose outputs all read inside x take a
+// pointwise path (no tile, no boundary rule).
 //
 // Shared memory is DYNAMIC (extern __shared__, size given at launch):
-//   [ weights kc0*kc1 S, padded to 16 bytes ][ input tile (TH+kc0-1)*(TW+kc1-1) S ]
-// (corrconv_wbytes() below; _launch.py:smem_bytes() computes the same); the launcher
-// keeps it <= CORRCONV_SMEM_LIMIT (48 KiB, no opt-in attribute needed).
+//   [ weights: kcb rows of round_up(kca, VEC) S, padded to 16 bytes ]
+//   [ input tile + halo: (TB + xcb - 1) rows of AP S (corrconv_apitch) ]
+// both stored [b][a] (the sliding axis contiguous: transposed when a = rows);
+// (corrconv_wbytes / corrconv_apitch below; _launch.py:smem_bytes() computes
+// the same); the launcher keeps it <= CORRCONV_SMEM_LIMIT (48 KiB, no
+// opt-in attribute needed).  The input tile is staged with 16-byte global
+// loads (float4 / double2) over the aligned in-range middle of each row when
+// x and its row / batch strides are 16-byte aligned (checked at run time),
+// scalar loads through the boundary rule elsewhere.
 // Weights are never in __constant__ memory: concurrent launches with
 // different weights are independent (cf. OpenCV #13695).
 //
@@ -99,7 +117,8 @@
 #define CORRCONV_MAX_THREADS 256
 #define CORRCONV_SMEM_LIMIT 49152
 // resident blocks per SM asked of ptxas: caps registers at 64 (4 blocks of
-// 256 threads) for <= 4-byte elements and at 80 (3 blocks) for 8/16-byte
+// 256 threads: 50% occupancy on sm_80 / sm_90) for <= 4-byte elements and
+// double (corrconv_min_blocks), at 80 (3 blocks) for the other 8/16-byte
 // ones, where it keeps every instantiation free of spills
 #define CORRCONV_MIN_BLOCKS(T) (sizeof(T) >= 8 ? 3 : 4)
 
@@ -254,14 +273,119 @@ CORRCONV_DI void corrconv_mac(complex<double>& acc, complex<double> x, complex<d
 }
 #endif
 
-// Shared-memory layout (must equal _launch.py:smem_bytes)
-CORRCONV_DI int corrconv_wbytes(int kc0, int kc1, int s) {
-    return ((kc0 * kc1 * s + 15) / 16) * 16;
+// ------------------------------------------------------------ vector loads
+// VEC: elements per 16-byte vector of the shared tile type S (float: 4,
+// double: 2, anything else: 1 -- scalar).  The register window of the inner
+// loop is filled with one 16-byte shared load per VEC elements, and the input
+// tile is staged with 16-byte global loads where rows are 16-byte aligned.
+// One 16-byte load: float4 / double2 on the device (LDS.128 / LDG.E.128);
+// under g++ (the emulator) a GCC vector type, so the access stays ONE
+// 16-byte load (what the counting build counts); a plain struct elsewhere.
+#if defined(__CUDACC__)
+typedef float4 corrconv_float4;
+typedef double2 corrconv_double2;
+#define CORRCONV_V(v, i) ((i) == 0 ? (v).x : (i) == 1 ? (v).y : (i) == 2 ? (v).z : (v).w)
+#define CORRCONV_V2(v, i) ((i) == 0 ? (v).x : (v).y)
+#elif defined(__GNUC__)
+typedef float corrconv_float4 __attribute__((vector_size(16), may_alias));
+typedef double corrconv_double2 __attribute__((vector_size(16), may_alias));
+#define CORRCONV_V(v, i) ((v)[i])
+#define CORRCONV_V2(v, i) ((v)[i])
+#else
+struct __align__(16) corrconv_float4 { float x, y, z, w; };
+struct __align__(16) corrconv_double2 { double x, y; };
+#define CORRCONV_V(v, i) ((i) == 0 ? (v).x : (i) == 1 ? (v).y : (i) == 2 ? (v).z : (v).w)
+#define CORRCONV_V2(v, i) ((i) == 0 ? (v).x : (v).y)
+#endif
+
+template <typename S> struct corrconv_vec { enum { N = 1 }; };
+template <> struct corrconv_vec<float> { enum { N = 4 }; };
+template <> struct corrconv_vec<double> { enum { N = 2 }; };
+
+// dst[0..N) = p[0..N); p is N-element aligned (shared memory)
+template <int N, typename S>
+CORRCONV_DI void corrconv_ldsv(const S* p, S* dst) { dst[0] = p[0]; }
+template <>
+CORRCONV_DI void corrconv_ldsv<4, float>(const float* p, float* dst) {
+    const corrconv_float4 v = *reinterpret_cast<const corrconv_float4*>(p);
+    dst[0] = CORRCONV_V(v, 0); dst[1] = CORRCONV_V(v, 1);
+    dst[2] = CORRCONV_V(v, 2); dst[3] = CORRCONV_V(v, 3);
+}
+template <>
+CORRCONV_DI void corrconv_ldsv<2, double>(const double* p, double* dst) {
+    const corrconv_double2 v = *reinterpret_cast<const corrconv_double2*>(p);
+    dst[0] = CORRCONV_V2(v, 0); dst[1] = CORRCONV_V2(v, 1);
+}
+// read-only global vector load (T == S == float / double only; p aligned)
+template <typename T, typename S>
+CORRCONV_DI void corrconv_ldgv(const T* p, S* dst) { dst[0] = S(corrconv_ldg(p)); }
+CORRCONV_DI void corrconv_ldgv(const float* p, float* dst) {
+#if defined(__CUDACC__)
+    const float4 v = __ldg(reinterpret_cast<const float4*>(p));
+#else
+    const corrconv_float4 v = *reinterpret_cast<const corrconv_float4*>(p);
+#endif
+    dst[0] = CORRCONV_V(v, 0); dst[1] = CORRCONV_V(v, 1);
+    dst[2] = CORRCONV_V(v, 2); dst[3] = CORRCONV_V(v, 3);
+}
+CORRCONV_DI void corrconv_ldgv(const double* p, double* dst) {
+#if defined(__CUDACC__)
+    const double2 v = __ldg(reinterpret_cast<const double2*>(p));
+#else
+    const corrconv_double2 v = *reinterpret_cast<const corrconv_double2*>(p);
+#endif
+    dst[0] = CORRCONV_V2(v, 0); dst[1] = CORRCONV_V2(v, 1);
+}
+// elements per global vector load of T (the element type itself, not S)
+template <typename T> struct corrconv_gvec { enum { N = 1 }; };
+template <> struct corrconv_gvec<float> { enum { N = 4 }; };
+template <> struct corrconv_gvec<double> { enum { N = 2 }; };
+
+// resident blocks per SM asked of ptxas (see CORRCONV_MIN_BLOCKS): double
+// gets 4 (64 registers, >= 50% occupancy on sm_80/sm_90) like the 4-byte types
+template <typename T> struct corrconv_min_blocks { enum { value = CORRCONV_MIN_BLOCKS(T) }; };
+template <> struct corrconv_min_blocks<double> { enum { value = 4 }; };
+
+// ----------------------------------------------------- shared-memory layout
+// (must equal _launch.py:smem_bytes)
+//   sW  weight chunk, transposed to [b tap][a tap]: kcb rows of KAP =
+//       round_up(kca, VEC) elements (padding zeroed), padded to 16 bytes
+//   sX  input tile + halo of the x chunk, [b][a]: (TB + xcb - 1) rows of AP
+//       elements (corrconv_apitch) -- the sliding axis a is contiguous
+CORRCONV_DI int corrconv_round_up(int n, int m) { return (n + m - 1) / m * m; }
+// pitch of the a axis: room for the window's last vector (which may run
+// VEC - 1 elements past the tile), and an odd number of vectors so that
+// the 16-byte loads of 8 consecutive lanes (stride AP) hit distinct banks
+CORRCONV_DI int corrconv_apitch(int ta, int xca, int vec) {
+    int ap = corrconv_round_up(ta + xca + vec - 2, vec);
+    if (vec > 1 && (ap / vec) % 2 == 0) ap += vec;
+    return ap;
+}
+CORRCONV_DI int corrconv_wbytes(int kca, int kcb, int vec, int s) {
+    return ((kcb * corrconv_round_up(kca, vec) * s + 15) / 16) * 16;
 }
 
 // ------------------------------------------------------------------ kernel
+// Work decomposition (along_row selects the SLIDING axis a):
+//   along_row 0  a = rows:    thread (tx, ty) owns the OPT outputs
+//                             (ty*OPT + k, tx) -- a column segment; tile
+//                             TH x TW = (BY*OPT) x BX; sX is stored transposed
+//   along_row 1  a = columns: thread owns (ty, tx*OPT + k) -- a row segment;
+//                             tile BY x (BX*OPT); sX row-major
+// For each tap b (the other axis) the thread slides over the a taps with a
+// register window of OPT + VEC inputs: one VEC-wide shared load of x and one
+// of w serve VEC taps x OPT FMAs, so a tap column costs
+// OPT/VEC + ceil((ka-1)/VEC) x loads and ceil(ka/VEC) w loads for OPT*ka FMAs.
+// 1x1 kernels take a pointwise path: no tile, the input read straight into
+// registers, the one weight held in a register.
+//
+// Chunks: the x chunk (xc0, xc1) is the part of the kernel whose input tile +
+// halo is staged at once; normally the whole kernel (the tile is staged ONCE
+// per output tile) and only the weights are streamed in chunks (kc0, kc1)
+// when they do not fit next to it.  Kernels so large that the tile + halo
+// itself does not fit use x chunks == weight chunks (input re-staged per chunk).
 template <typename T, typename Acc, bool FLIP, bool CONJ, int BOUNDARY, int OPT>
-__global__ void CORRCONV_LAUNCH_BOUNDS(CORRCONV_MAX_THREADS, CORRCONV_MIN_BLOCKS(T))
+__global__ void CORRCONV_LAUNCH_BOUNDS(CORRCONV_MAX_THREADS, corrconv_min_blocks<T>::value)
 corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
        long long M0, long long M1,
        const T* __restrict__ w, long long w_stride, int K0, int K1,
@@ -269,9 +393,11 @@ corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
        long long O0, long long O1,
        long long nbatch, long long r0, long long r1,
        typename corrconv_smem_type<T>::type fillvalue,
-       int along_row, int kc0, int kc1)
+       int along_row, int kc0, int kc1, int xc0, int xc1)
 {
     typedef typename corrconv_smem_type<T>::type S;
+    enum { VEC = (OPT % corrconv_vec<S>::N == 0) ? corrconv_vec<S>::N : 1 };
+    enum { GVEC = corrconv_gvec<T>::N };
 
     CORRCONV_DYNAMIC_SMEM(corrconv_smem);
 
@@ -281,32 +407,80 @@ corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
 
     const int TH = along_row ? BY : BY * OPT;        // output tile rows
     const int TW = along_row ? BX * OPT : BX;        // output tile columns
+    // a: sliding axis, b: the other one
+    const int TA = along_row ? TW : TH, TB = along_row ? TH : TW;
+    const int ta = along_row ? tx : ty, tb = along_row ? ty : tx;
+    const int Ka = along_row ? K1 : K0, Kb = along_row ? K0 : K1;
+    const int kca = along_row ? kc1 : kc0, kcb = along_row ? kc0 : kc1;
+    const int xca = along_row ? xc1 : xc0, xcb = along_row ? xc0 : xc1;
+    const int KAP = corrconv_round_up(kca, VEC);
+    const int AP = corrconv_apitch(TA, xca, VEC);
 
-    const int nck0 = (K0 + kc0 - 1) / kc0;           // weight chunks
-    const int nck1 = (K1 + kc1 - 1) / kc1;
-    const bool w_resident = (nck0 == 1 && nck1 == 1);
+    const bool w_resident = (kca >= Ka && kcb >= Kb);
 
     S* const sW = reinterpret_cast<S*>(corrconv_smem);
-    S* const sX = reinterpret_cast<S*>(corrconv_smem + corrconv_wbytes(kc0, kc1, (int)sizeof(S)));
+    S* const sX = reinterpret_cast<S*>(corrconv_smem + corrconv_wbytes(kca, kcb, VEC, (int)sizeof(S)));
 
-    // Stages W(p0 + pl, q0 + ql), pl < kh, ql < kw, at sW[pl * kw + ql].
-    // (a macro rather than a lambda or helper: plain CUDA C++ for NVRTC and the
-    // emulator alike, and the staging loop inlines with its uniform bounds)
-#define CORRCONV_STAGE_WEIGHTS(p0_, q0_, kh_, kw_)                                 \
-    for (int e = tid; e < (kh_) * (kw_); e += nthreads) {                          \
-        const int pl = e / (kw_), ql = e - pl * (kw_);                             \
-        const int p = (p0_) + pl, q = (q0_) + ql;                                  \
-        const long long sp = FLIP ? (long long)(K0 - 1 - p) : (long long)p;        \
-        const long long sq = FLIP ? (long long)(K1 - 1 - q) : (long long)q;        \
-        S v = corrconv_ldg(w + sp * w_stride + sq);                                \
-        if (CONJ) v = corrconv_conj(v);                                            \
+    // 16-byte global loads of the tile rows: x (and so every row of every
+    // batch item) 16-byte aligned -- checked at run time
+    const bool gvec = GVEC > 1 &&
+        (reinterpret_cast<unsigned long long>(x) & 15ull) == 0 &&
+        x_stride % GVEC == 0 && x_bstride % GVEC == 0;
+
+    // Stages W at taps (a0 + al, b0 + bl), al < KAP (zero past ka), bl < kb,
+    // at sW[bl * KAP + al].
+#define CORRCONV_STAGE_WEIGHTS(a0_, b0_, ka_, kb_)                                 \
+    for (int e = tid; e < (kb_) * KAP; e += nthreads) {                            \
+        const int bl = e / KAP, al = e - bl * KAP;                                 \
+        S v = S(0);                                                                \
+        if (al < (ka_)) {                                                          \
+            const int p = along_row ? (b0_) + bl : (a0_) + al;                     \
+            const int q = along_row ? (a0_) + al : (b0_) + bl;                     \
+            const long long sp = FLIP ? (long long)(K0 - 1 - p) : (long long)p;    \
+            const long long sq = FLIP ? (long long)(K1 - 1 - q) : (long long)q;    \
+            v = corrconv_ldg(w + sp * w_stride + sq);                              \
+            if (CONJ) v = corrconv_conj(v);                                        \
+        }                                                                          \
         sW[e] = v;                                                                 \
     }
 
     if (w_resident) {
         // one chunk holds every weight: stage once for all tiles and batches
-        // (made visible by the __syncthreads after the first tile load)
-        CORRCONV_STAGE_WEIGHTS(0, 0, K0, K1)
+        CORRCONV_STAGE_WEIGHTS(0, 0, Ka, Kb)
+    }
+
+    // 1x1 weights whose outputs all read inside x (every standard mode):
+    // no boundary rule, no tile -- a scaled copy
+    const bool pointwise = K0 == 1 && K1 == 1 && r0 >= 0 && r1 >= 0 &&
+                           O0 + r0 <= M0 && O1 + r1 <= M1;
+    if (pointwise) {
+        // ------------------------------------------------ pointwise (1x1)
+        __syncthreads();
+        const S wv = sW[0];
+        for (long long b = blockIdx.z; b < nbatch; b += gridDim.z) {
+            const T* const xb = x + b * x_bstride;
+            T* const ob = out + b * out_bstride;
+            for (long long i0 = (long long)blockIdx.y * TH; i0 < O0; i0 += (long long)gridDim.y * TH) {
+                for (long long j0 = (long long)blockIdx.x * TW; j0 < O1; j0 += (long long)gridDim.x * TW) {
+#pragma unroll 1
+                    for (int li = ty; li < TH; li += BY) {
+                        const long long oi = i0 + li;
+                        if (oi >= O0) break;
+                        const T* const xrow = xb + (oi + r0) * x_stride + r1;
+#pragma unroll 1
+                        for (int lj = tx; lj < TW; lj += BX) {    // coalesced along j
+                            const long long oj = j0 + lj;
+                            if (oj >= O1) break;
+                            const S xv = S(corrconv_ldg(xrow + oj));
+                            Acc acc = Acc(0);
+                            corrconv_mac(acc, xv, wv);
+                            corrconv_store(ob + oi * out_stride + oj, acc);
+                        }
+                    }
+                }
+            }
+        }
+        return;
     }
 
     for (long long b = blockIdx.z; b < nbatch; b += gridDim.z) {
@@ -320,62 +494,110 @@ corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
 #pragma unroll
                 for (int k = 0; k < OPT; ++k) acc[k] = Acc(0);
 
-                for (int c0 = 0; c0 < nck0; ++c0) {
-                    for (int c1 = 0; c1 < nck1; ++c1) {
-                        const int p0 = c0 * kc0, q0 = c1 * kc1;
-                        const int kh = (K0 - p0 < kc0) ? K0 - p0 : kc0;
-                        const int kw = (K1 - q0 < kc1) ? K1 - q0 : kc1;
-                        const int HI = TH + kh - 1;           // input tile + halo
-                        const int WI = TW + kw - 1;
+                for (int xa0 = 0; xa0 < Ka; xa0 += xca) {
+                    for (int xb0 = 0; xb0 < Kb; xb0 += xcb) {
+                        const int xa = (Ka - xa0 < xca) ? Ka - xa0 : xca;
+                        const int xbn = (Kb - xb0 < xcb) ? Kb - xb0 : xcb;
+                        const int HA = TA + xa - 1, HB = TB + xbn - 1;   // tile + halo
+                        const int HI = along_row ? HB : HA;              // rows
+                        const int WI = along_row ? HA : HB;              // columns
 
-                        __syncthreads();   // everyone is done with sX / sW
-                        if (!w_resident) {
-                            CORRCONV_STAGE_WEIGHTS(p0, q0, kh, kw)
+                        __syncthreads();   // everyone is done with sX (and sW)
+                        // cooperative load of X rows gi0.., cols gj0..: 16-byte
+                        // vectors over the aligned in-range middle of each row,
+                        // scalars (boundary rule) for the rest
+                        const long long gi0 = i0 + r0 + (along_row ? xb0 : xa0);
+                        const long long gj0 = j0 + r1 + (along_row ? xa0 : xb0);
+                        long long va = 0, vb = 0;
+                        if (gvec) {
+                            const long long cs = gj0 < 0 ? 0 : gj0;
+                            const long long ce = (gj0 + WI < M1) ? gj0 + WI : M1;
+                            va = (cs + GVEC - 1) / GVEC * GVEC;
+                            vb = ce < 0 ? 0 : ce / GVEC * GVEC;
+                            if (vb < va) vb = va;
                         }
-
-                        // cooperative, coalesced load of X rows gi0.., cols gj0..
-                        const long long gi0 = i0 + r0 + p0;
-                        const long long gj0 = j0 + r1 + q0;
+                        const int nvec = (int)((vb - va) / GVEC);
+                        const int vlo = (int)(va - gj0);               // first vector column (local)
+                        const int nit = nvec + (WI - nvec * GVEC);     // items per row
                         for (int ly = ty; ly < HI; ly += BY) {
                             const long long mi = corrconv_map<BOUNDARY>(gi0 + ly, M0);
-                            S* const srow = sX + ly * WI;
-                            if (mi < 0) {
-                                for (int lx = tx; lx < WI; lx += BX) srow[lx] = fillvalue;
-                            } else {
-                                const T* const xrow = xb + mi * x_stride;
-                                for (int lx = tx; lx < WI; lx += BX) {
-                                    const long long mj = corrconv_map<BOUNDARY>(gj0 + lx, M1);
-                                    srow[lx] = (mj < 0) ? fillvalue : S(corrconv_ldg(xrow + mj));
+                            const T* const xrow = xb + (mi < 0 ? 0 : mi) * x_stride;
+                            for (int it = tx; it < nit; it += BX) {
+                                if (it < nvec && mi >= 0) {
+                                    S v[GVEC];
+                                    corrconv_ldgv(xrow + va + (long long)it * GVEC, v);
+                                    const int lx0 = vlo + it * GVEC;
+#pragma unroll
+                                    for (int e = 0; e < GVEC; ++e) {
+                                        const int lx = lx0 + e;
+                                        sX[along_row ? ly * AP + lx : lx * AP + ly] = v[e];
+                                    }
+                                } else if (it < nvec) {
+#pragma unroll
+                                    for (int e = 0; e < GVEC; ++e) {
+                                        const int lx = vlo + it * GVEC + e;
+                                        sX[along_row ? ly * AP + lx : lx * AP + ly] = fillvalue;
+                                    }
+                                } else {
+                                    int lx = it - nvec;                // scalar columns
+                                    if (nvec > 0 && lx >= vlo) lx += nvec * GVEC;
+                                    S v = fillvalue;
+                                    if (mi >= 0) {
+                                        const long long mj = corrconv_map<BOUNDARY>(gj0 + lx, M1);
+                                        if (mj >= 0) v = S(corrconv_ldg(xrow + mj));
+                                    }
+                                    sX[along_row ? ly * AP + lx : lx * AP + ly] = v;
                                 }
                             }
                         }
                         __syncthreads();
 
-                        // out(ly + k*dy, lx + k*dx) += sum_pq sX(.. + p, .. + q) sW(p, q)
-                        const int kstep = along_row ? BX : BY * WI;
-                        const S* const xbase = sX + ty * WI + tx;
-                        for (int p = 0; p < kh; ++p) {
-                            const S* const xr = xbase + p * WI;
-                            const S* const wr = sW + p * kw;
-                            // unroll 2 (not ptxas' default 4): OPT independent
-                            // FMAs per step already give the ILP, and it keeps
-                            // every instantiation within the register cap
-#pragma unroll 2
-                            for (int q = 0; q < kw; ++q) {
-                                const S wv = wr[q];
+                        for (int wa0 = 0; wa0 < xa; wa0 += kca) {
+                            for (int wb0 = 0; wb0 < xbn; wb0 += kcb) {
+                                const int ka = (xa - wa0 < kca) ? xa - wa0 : kca;
+                                const int kb = (xbn - wb0 < kcb) ? xbn - wb0 : kcb;
+                                if (!w_resident) {
+                                    __syncthreads();   // everyone is done with sW
+                                    CORRCONV_STAGE_WEIGHTS(xa0 + wa0, xb0 + wb0, ka, kb)
+                                    __syncthreads();
+                                }
+                                // acc[k] += sum_{bq, aq} sX(tb + wb0 + bq, ta*OPT + wa0 + k + aq)
+                                //                        * sW(bq, aq)
+                                const S* xcol = sX + (tb + wb0) * AP + ta * OPT + wa0;
+                                const S* wrow = sW;
+#pragma unroll 1
+                                for (int bq = 0; bq < kb; ++bq, xcol += AP, wrow += KAP) {
+                                    S win[OPT + VEC];
 #pragma unroll
-                                for (int k = 0; k < OPT; ++k)
-                                    corrconv_mac(acc[k], xr[k * kstep + q], wv);
+                                    for (int v = 0; v < OPT; v += VEC) corrconv_ldsv<VEC>(xcol + v, win + v);
+#pragma unroll
+                                    for (int v = OPT; v < OPT + VEC; ++v) win[v] = S(0);
+#pragma unroll 1
+                                    for (int g = 0; g < ka; g += VEC) {
+                                        if (g < ka - 1) corrconv_ldsv<VEC>(xcol + g + OPT, win + OPT);
+                                        S wv[VEC];
+                                        corrconv_ldsv<VEC>(wrow + g, wv);
+#pragma unroll
+                                        for (int j = 0; j < VEC; ++j)
+                                            if (VEC == 1 || g + j < ka) {
+#pragma unroll
+                                                for (int k = 0; k < OPT; ++k)
+                                                    corrconv_mac(acc[k], win[k + j], wv[j]);
+                                            }
+#pragma unroll
+                                        for (int v = 0; v < OPT; ++v) win[v] = win[v + VEC];
+                                    }
+                                }
                             }
                         }
                     }
                 }
 
-                // store (coalesced along j); the cast wraps integers like NumPy
+                // store; the cast wraps integers like NumPy
 #pragma unroll
                 for (int k = 0; k < OPT; ++k) {
-                    const long long oi = i0 + (along_row ? ty : ty + k * BY);
-                    const long long oj = j0 + (along_row ? tx + k * BX : tx);
+                    const long long oi = i0 + (along_row ? ty : ty * OPT + k);
+                    const long long oj = j0 + (along_row ? tx * OPT + k : tx);
                     if (oi < O0 && oj < O1) corrconv_store(ob + oi * out_stride + oj, acc[k]);
                 }
             }

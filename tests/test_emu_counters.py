@@ -257,7 +257,9 @@ def test_corr2d_counters_table():
         rd = c["global_read_bytes_by_arg"]
         assert rd[0] > 0 and rd[5] >= 4 * K0 * K1 and rd[9] == 0   # x, w read; out not read
         assert c["global_read_bytes"] >= c["ideal_read_bytes"] > 0
-        assert c["shared_loads"] >= c["fmas"] > 0               # one shared x load per FMA at least
-        assert c["shared_stores"] > 0 and c["shared_load_bytes"] == 4 * c["shared_loads"]
+        assert 0 < c["shared_loads"] <= 0.5 * c["fmas"]         # register reuse (issue 4 budget)
+        # shared loads are one float or a 16-byte vector (float4) each
+        assert c["shared_stores"] > 0
+        assert 4 * c["shared_loads"] <= c["shared_load_bytes"] <= 16 * c["shared_loads"]
     # more taps: more shared loads per output
     assert rows[1]["shared_loads"] / rows[1]["outputs"] > rows[0]["shared_loads"] / rows[0]["outputs"]

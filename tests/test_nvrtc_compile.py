@@ -13,8 +13,9 @@ memory in the program log; the tests assert
 * 0 bytes of spill stores and loads,
 * static shared memory + the launcher's largest dynamic shared memory
   (``_params.SMEM_LIMIT``) <= 48 KiB per block,
-* registers within the ``__launch_bounds__`` cap (64 for <= 4-byte elements,
-  80 for 8/16-byte ones).
+* registers within the ``__launch_bounds__`` cap (64 for <= 4-byte elements
+  and double -- 4 blocks of 256 threads, 50% occupancy on sm_80/sm_90 --,
+  80 for the other 8/16-byte ones).
 
 The register table is printed (``pytest -s``) and written to
 ``.pytest_cache/d/corrconv_nvrtc/resources.txt`` (or ``$CORRCONV_NVRTC_REPORT``).
@@ -83,9 +84,10 @@ def _nvrtc_or_skip():
 
 
 def _reg_cap(dtype):
-    # CORRCONV_MIN_BLOCKS in corr2d.cu: 4 blocks of 256 threads (64 regs) for
-    # <= 4-byte elements, 3 blocks (80 regs) for 8/16-byte ones
-    return 64 if np.dtype(dtype).itemsize < 8 else 80
+    # corrconv_min_blocks in corr2d.cu: 4 blocks of 256 threads (64 regs) for
+    # <= 4-byte elements and double, 3 blocks (80 regs) for other 8/16-byte ones
+    d = np.dtype(dtype)
+    return 64 if d.itemsize < 8 or d == np.float64 else 80
 
 
 _ENTRY = re.compile(r"Compiling entry function '([^']+)' for '(sm_\d+a?)'")
@@ -257,22 +259,32 @@ def test_kernel_source_found():
 
 @pytest.mark.parametrize("dtype", [d.name for d in _kernels.SUPPORTED_DTYPES])
 def test_launch_geometry_within_budget(dtype):
-    """Dynamic shared memory <= SMEM_LIMIT, blocks <= MAX_THREADS, chunks
-    cover the kernel, for kernel sizes up to far beyond shared memory."""
+    """Dynamic shared memory <= SMEM_LIMIT (and <= the table's budget), blocks
+    <= MAX_THREADS, chunks cover the kernel, the x chunk holds the weight
+    chunk, for kernel sizes up to far beyond shared memory."""
     p = _params.launch_params(dtype)
-    for K in [(1, 1), (3, 3), (1, 5000), (5000, 1), (27, 27), (64, 64), (300, 7),
+    s = _kernels.smem_itemsize(dtype)
+    vec = _kernels.smem_vec(dtype)
+    for K in [(1, 1), (3, 3), (1, 5000), (5000, 1), (27, 27), (31, 31), (64, 64), (300, 7),
               (2, 100000), (1000, 1000)]:
         for O in [(1, 1), (1, 100000), (3, 50), (1000, 1000), (100000, 2)]:
             cfg = _launch.launch_config(dtype, K, O)
             assert cfg.shared_mem <= _params.SMEM_LIMIT
             assert cfg.block[0] * cfg.block[1] <= _params.MAX_THREADS
-            assert 1 <= cfg.kc0 <= max(K[0], 1) and 1 <= cfg.kc1 <= max(K[1], 1)
-            if cfg.kc0 < K[0] or cfg.kc1 < K[1]:
-                assert cfg.shared_mem <= p.smem_budget
+            assert 1 <= cfg.kc0 <= cfg.xc0 <= max(K[0], 1)
+            assert 1 <= cfg.kc1 <= cfg.xc1 <= max(K[1], 1)
+            along_row, block, tile = _params.tiling(dtype, K, O)
+            assert (cfg.along_row, cfg.block[:2], cfg.tile) == (along_row, block, tile)
+            if K == (1, 1):                     # pointwise path: the weight only
+                pw = _launch.launch_config(dtype, K, O, M=O, r=(0, 0))
+                assert pw.shared_mem == 16 and pw.grid == cfg.grid
+            assert cfg.shared_mem <= p.smem_budget
+            assert cfg.shared_mem == _launch.smem_bytes(cfg.tile, cfg.kc0, cfg.kc1, s, cfg.along_row,
+                                                        cfg.xc0, cfg.xc1, vec)
+            # weight chunks along the sliding axis start vector-aligned
+            kca, xca = (cfg.kc1, cfg.xc1) if cfg.along_row else (cfg.kc0, cfg.xc0)
+            assert kca == xca or kca % vec == 0
             th, tw = cfg.tile
-            assert cfg.shared_mem == _launch.smem_bytes(cfg.tile, cfg.kc0, cfg.kc1,
-                                                        _kernels.smem_itemsize(dtype))
-            assert (th, tw) in [(c[2]) for c in _launch._candidates(p)]
             assert cfg.grid[1] <= 65535 and cfg.grid[2] <= 65535
     small = _launch.launch_config(dtype, (3, 3), (1000, 1000), nbatch=5, max_grid=2)
     assert small.grid == (2, 2, 2)

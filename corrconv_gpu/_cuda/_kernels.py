@@ -75,6 +75,21 @@ def smem_itemsize(dtype):
     return CTYPES[_dtype_name(dtype)].smem_itemsize
 
 
+def smem_vec(dtype):
+    """Elements per 16-byte shared load of the kernel's register window
+    (``VEC`` in corr2d.cu): 4 for float tiles (float16, float32), 2 for
+    double (float64), 1 otherwise, and 1 when ``opt`` is no multiple of it."""
+    name = _dtype_name(dtype)
+    v = {"float16": 4, "float32": 4, "float64": 2}.get(name, 1)
+    return v if launch_params(name).opt % v == 0 else 1
+
+
+def global_vec(dtype):
+    """Elements per 16-byte global load of the tile staging (``GVEC``): 4 for
+    float32, 2 for float64, 1 otherwise (used when x's rows are 16-byte aligned)."""
+    return {"float32": 4, "float64": 2}.get(_dtype_name(dtype), 1)
+
+
 def is_complex(dtype):
     return np.dtype(dtype).kind == "c"
 

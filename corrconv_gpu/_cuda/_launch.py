@@ -13,87 +13,144 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._kernels import boundary_code, name_expression, smem_itemsize
-from ._params import SMEM_LIMIT, launch_params
+from ._kernels import boundary_code, name_expression, smem_itemsize, smem_vec
+from ._params import SMEM_LIMIT, launch_params, tiling
 
 GRID_MAX = (2**31 - 1, 65535, 65535)
 INT32_MAX = 2**31 - 1
 
 LaunchConfig = namedtuple(
-    "LaunchConfig", "grid block along_row tile kc0 kc1 shared_mem")
+    "LaunchConfig", "grid block along_row tile kc0 kc1 shared_mem xc0 xc1")
+LaunchConfig.__doc__ = """Launch geometry of one corr2d launch: ``grid``, ``block``, the
+sliding axis ``along_row``, the output ``tile`` (TH, TW), the weight chunk
+``(kc0, kc1)``, the dynamic ``shared_mem`` and the x chunk ``(xc0, xc1)`` (the
+part of the kernel whose input tile + halo is staged at once: the whole
+kernel unless it does not fit)."""
 
 
 def _align16(n):
     return (n + 15) // 16 * 16
 
 
-def smem_bytes(tile, kc0, kc1, itemsize):
-    """Dynamic shared memory of one block: the weight chunk (padded to 16
-    bytes) plus the input tile with its halo -- the kernel's layout."""
+def _round_up(n, m):
+    return -(-n // m) * m
+
+
+def apitch(ta, xca, vec):
+    """Pitch of the sliding axis of the staged tile (corr2d.cu:corrconv_apitch)."""
+    ap = _round_up(ta + xca + vec - 2, vec)
+    if vec > 1 and (ap // vec) % 2 == 0:
+        ap += vec
+    return ap
+
+
+def smem_bytes(tile, kc0, kc1, itemsize, along_row=0, xc0=None, xc1=None, vec=1):
+    """Dynamic shared memory of one block -- the kernel's layout: the weight
+    chunk transposed to ``[b][a]`` with the a axis padded to ``vec`` (then to
+    16 bytes), plus the input tile + halo of the x chunk ``(xc0, xc1)``
+    (default: the weight chunk) with the a-axis pitch :func:`apitch`.
+    ``a`` is the sliding axis (columns when ``along_row``, else rows)."""
     th, tw = tile
-    return (_align16(kc0 * kc1 * itemsize)
-            + (th + kc0 - 1) * (tw + kc1 - 1) * itemsize)
+    xc0 = kc0 if xc0 is None else xc0
+    xc1 = kc1 if xc1 is None else xc1
+    ta, tb = (tw, th) if along_row else (th, tw)
+    kca, kcb = (kc1, kc0) if along_row else (kc0, kc1)
+    xca, xcb = (xc1, xc0) if along_row else (xc0, xc1)
+    w = _align16(kcb * _round_up(kca, vec) * itemsize)
+    return w + (tb + xcb - 1) * apitch(ta, xca, vec) * itemsize
 
 
-def choose_chunks(K0, K1, tile, itemsize, budget, limit=SMEM_LIMIT):
-    """Weight chunk ``(kc0, kc1)`` whose shared memory fits ``budget``: the
-    whole kernel if it fits, else shrink the larger side by ~1/8 steps, then
-    even out the chunks (same count, smaller chunks)."""
-    a, b = max(int(K0), 1), max(int(K1), 1)
-    if smem_bytes(tile, 1, 1, itemsize) > budget:
-        budget = limit
-    if smem_bytes(tile, 1, 1, itemsize) > budget:
-        raise ValueError(f"tile {tile} does not fit {limit} bytes of shared memory")
-    while smem_bytes(tile, a, b, itemsize) > budget:
-        if a >= b:
-            a -= max(1, a // 8)
-        else:
-            b -= max(1, b // 8)
-    n0 = -(-max(K0, 1) // a)
-    n1 = -(-max(K1, 1) // b)
-    return -(-max(K0, 1) // n0), -(-max(K1, 1) // n1)
+def _shrink(n, step):
+    return n - max(1, n // 8) if step == 1 else n - step * max(1, (n // step) // 8)
 
 
-def _candidates(params):
-    """(block, along_row, tile) candidates: the 2-D column tiling first,
-    then row tilings of 1, 2, 4, ... rows of threads."""
-    bx, by = params.block
-    opt = params.opt
-    out = [((bx, by), 0, (by * opt, bx))]
-    r = 1
-    while r <= by and params.threads // r >= 32:
-        tx = params.threads // r
-        out.append(((tx, r), 1, (r, tx * opt)))
-        r *= 2
-    return out
+def choose_chunks(K0, K1, tile, itemsize, budget, limit=SMEM_LIMIT, along_row=0, vec=1):
+    """``(kc0, kc1, xc0, xc1)``: weight chunk and x chunk whose shared memory
+    fits ``budget``.
+
+    1. The input tile + halo of the WHOLE kernel stays resident if it fits
+       next to a weight chunk of one a-vector: the weights are then streamed
+       in chunks ``(kc0, kc1)`` -- whole a columns first, shrinking the b
+       extent, then the a extent in multiples of ``vec`` (chunk starts stay
+       aligned to the window's vector loads).
+    2. Otherwise x chunks == weight chunks, shrinking the larger side (the
+       input is then re-staged per chunk: kernels far beyond 31x31).
+    Chunks are evened out (same count, smaller chunks).
+    """
+    K0, K1 = max(int(K0), 1), max(int(K1), 1)
+    Ka, Kb = (K1, K0) if along_row else (K0, K1)
+
+    def sm(ca, cb, xa, xb):
+        k0, k1, x0, x1 = (cb, ca, xb, xa) if along_row else (ca, cb, xa, xb)
+        return smem_bytes(tile, k0, k1, itemsize, along_row, x0, x1, vec)
+
+    def even(n, c, step):
+        cnt = -(-n // c)
+        e = -(-n // cnt)
+        return min(n, _round_up(e, step)) if c < n else n
+
+    amin = min(Ka, vec)
+    if sm(amin, 1, Ka, Kb) <= budget:
+        ca, cb = Ka, Kb
+        while sm(ca, cb, Ka, Kb) > budget:
+            if cb > 1:
+                cb = _shrink(cb, 1)
+            else:
+                ca = max(amin, _shrink(ca, vec) if ca % vec == 0 else ca // vec * vec)
+        ca, cb = even(Ka, ca, vec), even(Kb, cb, 1)
+        xa, xb = Ka, Kb
+    else:
+        if sm(amin, 1, amin, 1) > budget:
+            budget = limit
+        if sm(amin, 1, amin, 1) > budget:
+            raise ValueError(f"tile {tile} does not fit {limit} bytes of shared memory")
+        ca, cb = Ka, Kb
+        while sm(ca, cb, ca, cb) > budget:
+            if (ca >= cb and ca > amin) or cb == 1:
+                ca = max(amin, _shrink(ca, vec) if ca % vec == 0 else ca // vec * vec)
+            else:
+                cb = _shrink(cb, 1)
+        ca, cb = even(Ka, ca, vec), even(Kb, cb, 1)
+        xa, xb = ca, cb
+    if along_row:
+        return cb, ca, xb, xa
+    return ca, cb, xa, xb
 
 
-def launch_config(dtype, K, O, nbatch=1, max_grid=None):
+def is_pointwise(K, O, M, r):
+    """The kernel's pointwise path: 1x1 weights, every output reads inside x."""
+    (K0, K1), (O0, O1), (M0, M1), (r0, r1) = K, O, M, r
+    return (K0 == 1 and K1 == 1 and r0 >= 0 and r1 >= 0
+            and O0 + r0 <= M0 and O1 + r1 <= M1)
+
+
+def launch_config(dtype, K, O, nbatch=1, max_grid=None, M=None, r=None):
     """:class:`LaunchConfig` for weights ``K = (K0, K1)``, output
     ``O = (O0, O1)`` and ``nbatch`` batch items.
 
-    Chooses the tiling with the least estimated work (padded outputs times
-    taps plus 8x the staged input elements), the weight chunks, the dynamic
-    shared memory and the grid (capped by ``max_grid``: an int for every
-    dimension or an ``(x, y, z)`` tuple; the kernel's grid-stride loops cover
-    the rest).
+    The tiling (sliding axis, block, tile) comes from the table in
+    ``_params.py`` (:func:`_params.tiling`); then the chunks
+    (:func:`choose_chunks`), the dynamic shared memory and the grid (capped
+    by ``max_grid``: an int for every dimension or an ``(x, y, z)`` tuple;
+    the kernel's grid-stride loops cover the rest).  Given the input shape
+    ``M`` and the offsets ``r = (r0, r1)`` (as :func:`launch_corr2d` does),
+    1x1 weights whose outputs all read inside x take the kernel's pointwise
+    path: no tile is staged, 16 bytes hold the weight.
     """
     params = launch_params(dtype)
     s = smem_itemsize(dtype)
+    vec = smem_vec(dtype)
     K0, K1 = (int(k) for k in K)
     O0, O1 = (int(o) for o in O)
-    best = None
-    for block, along_row, tile in _candidates(params):
-        kc0, kc1 = choose_chunks(K0, K1, tile, s, params.smem_budget)
-        th, tw = tile
-        ntiles = -(-O0 // th) * -(-O1 // tw)
-        nchunks = -(-max(K0, 1) // kc0) * -(-max(K1, 1) // kc1)
-        cost = ntiles * (th * tw * K0 * K1
-                         + 8 * nchunks * (th + kc0 - 1) * (tw + kc1 - 1))
-        if best is None or cost < best[0]:
-            best = (cost, block, along_row, tile, kc0, kc1)
-    _, block, along_row, tile, kc0, kc1 = best
+    along_row, block, tile = tiling(dtype, (K0, K1), (O0, O1))
     th, tw = tile
+    if M is not None and r is not None and is_pointwise((K0, K1), (O0, O1), M, r):
+        kc0 = kc1 = xc0 = xc1 = 1
+        shared = 16
+    else:
+        kc0, kc1, xc0, xc1 = choose_chunks(K0, K1, tile, s, params.smem_budget,
+                                           along_row=along_row, vec=vec)
+        shared = smem_bytes(tile, kc0, kc1, s, along_row, xc0, xc1, vec)
     caps = list(GRID_MAX)
     if max_grid is not None:
         mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
@@ -104,7 +161,7 @@ def launch_config(dtype, K, O, nbatch=1, max_grid=None):
             max(1, min(int(nbatch), caps[2])))
     return LaunchConfig(grid=grid, block=(block[0], block[1], 1),
                         along_row=along_row, tile=tile, kc0=kc0, kc1=kc1,
-                        shared_mem=smem_bytes(tile, kc0, kc1, s))
+                        shared_mem=shared, xc0=xc0, xc1=xc1)
 
 
 def _elem_stride(a, axis, what):
@@ -167,7 +224,7 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
     for a, what in ((x, "x"), (w, "w"), (out, "out")):
         _check_rows(a, what)
 
-    cfg = launch_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid)
+    cfg = launch_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, M=(M0, M1), r=(r0, r1))
     name = name_expression(dtype, flip, conj, code)
     i64, i32 = np.int64, np.int32
     args = (
@@ -175,7 +232,7 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
         w, i64(_elem_stride(w, -2, "w")), i32(K0), i32(K1),
         out, i64(_elem_stride(out, -2, "out")), i64(out_bstride), i64(O0), i64(O1),
         i64(nbatch), i64(r0), i64(r1), fill_scalar(dtype, fillvalue),
-        i32(cfg.along_row), i32(cfg.kc0), i32(cfg.kc1),
+        i32(cfg.along_row), i32(cfg.kc0), i32(cfg.kc1), i32(cfg.xc0), i32(cfg.xc1),
     )
     module.get_function(name)(cfg.grid, cfg.block, args, shared_mem=cfg.shared_mem)
     return cfg

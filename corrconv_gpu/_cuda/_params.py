@@ -1,25 +1,39 @@
 """The launch table of the direct kernel ``kernels/corr2d.cu`` (the ONE place
-for tile shape, outputs per thread, block size and shared-memory budgets).
+for tile shape, outputs per thread, block size and shared-memory budgets),
+and the occupancy calculator that checks it.
 
-Per dtype:
+Per dtype (:data:`LAUNCH_TABLE`):
 
 ``opt``
     outputs per thread (register blocking; the kernel's ``OPT`` template
-    parameter, so it is part of the name expression).
+    parameter, so it is part of the name expression).  Each thread owns
+    ``opt`` CONSECUTIVE outputs along the sliding axis and slides a register
+    window of ``opt + VEC`` inputs over the taps of that axis (``VEC`` = 4
+    for float32/float16 tiles, 2 for float64, 1 otherwise: the elements of
+    one 16-byte shared load); ``opt`` must be a multiple of ``VEC`` for the
+    vector path.
 ``block``
-    ``(BX, BY)`` threads of the 2-D ("column") tiling: every thread computes
-    ``opt`` outputs down a column, the output tile is ``(BY*opt) x BX``.
-    Flat outputs (few rows, 1-D ``numpy.correlate``) use the "row" tiling,
-    ``threads // BY`` x ``BY`` threads with ``opt`` outputs along a row, the
-    tile ``BY x (BX*opt)`` (see ``_launch.launch_config``).
+    ``(BX, BY)`` threads of the default "column" tiling (sliding axis = rows;
+    each thread computes ``opt`` outputs down a column, output tile
+    ``(BY*opt) x BX``).
 ``threads``
     threads per block; at most ``CORRCONV_MAX_THREADS`` (256, the kernel's
     ``__launch_bounds__``).
 ``smem_budget``
-    bytes of dynamic shared memory a launch aims at; kernels whose weights
-    plus input tile and halo need more are processed in weight chunks that
-    fit.  16 KiB (4-byte tiles) / 20 KiB (8- and 16-byte tiles) keep 3-4
-    blocks resident even on 64 KiB-per-SM parts (sm_75, sm_86, sm_89, sm_120).
+    bytes of dynamic shared memory a launch may use.  The input tile + halo
+    of the whole kernel stays resident when it fits (staged ONCE per output
+    tile); the weights are then streamed in chunks that fit next to it.
+    24 KiB (4-byte tiles) / 40 KiB (8- and 16-byte tiles): at most
+    ``4 * (40 + 1) = 164`` KiB for 4 resident blocks of 256 threads on sm_80
+    (50% occupancy; the +1 KiB is the per-block reservation), and a 31x31
+    float64 kernel's 62x62 tile + halo (30.75 KiB) still fits.
+
+Per kernel shape (:func:`tiling`, the table :data:`TILINGS`): the sliding
+axis is the longer kernel axis (``K0 >= K1``: down columns, block (32, 8),
+tile ``(8*opt) x 32``; ``K0 < K1``: along rows, block (8, 32), tile
+``32 x (8*opt)``); flat outputs (``O0 < 8``: 1-D ``numpy.correlate``) use
+``r`` rows of ``256/r`` threads sliding along rows, thin ones (``O1 < 8``)
+``c`` columns of ``256/c`` threads sliding down columns.  No run-time tuning.
 
 ``SMEM_LIMIT`` is the hard ceiling (48 KiB: no opt-in attribute needed on
 any architecture).  The kernel template's own limits are in corr2d.cu.
@@ -32,8 +46,8 @@ LaunchParams = namedtuple("LaunchParams", "opt block threads smem_budget")
 MAX_THREADS = 256          # == CORRCONV_MAX_THREADS in corr2d.cu
 SMEM_LIMIT = 48 * 1024     # == CORRCONV_SMEM_LIMIT in corr2d.cu
 
-_S = 16 * 1024
-_L = 20 * 1024
+_S = 24 * 1024
+_L = 40 * 1024
 
 # dtype name -> LaunchParams
 LAUNCH_TABLE = {
@@ -53,6 +67,13 @@ LAUNCH_TABLE = {
     "uint64":     LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_L),
 }
 
+# kernel-shape class -> (along_row, block); see tiling()
+TILINGS = {
+    "tall": (0, (32, 8)),    # K0 >= K1: slide down columns (the default block)
+    "wide": (1, (8, 32)),    # K0 <  K1: slide along rows
+}
+THIN = 8   # outputs with fewer rows (columns) than this get flat (thin) tilings
+
 
 def launch_params(dtype):
     """The :class:`LaunchParams` of ``dtype`` (a NumPy dtype or its name)."""
@@ -63,3 +84,73 @@ def launch_params(dtype):
         return LAUNCH_TABLE[name]
     except KeyError:
         raise TypeError(f"no CUDA kernel for dtype {name}") from None
+
+
+def _pow2_at_least(n, cap):
+    r = 1
+    while r < n and r < cap:
+        r *= 2
+    return r
+
+
+def tiling(dtype, K, O):
+    """``(along_row, block, tile)`` for weights ``K`` and output ``O`` from the
+    table (:data:`TILINGS`, flat/thin rules); ``tile = (TH, TW)``."""
+    p = launch_params(dtype)
+    K0, K1 = (max(int(k), 1) for k in K)
+    O0, O1 = (int(o) for o in O)
+    if O0 < THIN and O0 <= O1:
+        r = _pow2_at_least(O0, 8)
+        along_row, block = 1, (p.threads // r, r)
+    elif O1 < THIN:
+        c = _pow2_at_least(O1, 8)
+        along_row, block = 0, (c, p.threads // c)
+    else:
+        along_row, block = TILINGS["tall" if K0 >= K1 else "wide"]
+    bx, by = block
+    tile = (by, bx * p.opt) if along_row else (by * p.opt, bx)
+    return along_row, block, tile
+
+
+# ------------------------------------------------------------- occupancy
+# per-SM limits (CUDA C++ Programming Guide, "Compute capabilities" table, and
+# the CUDA occupancy calculator): registers per SM, register allocation unit
+# per warp, threads, resident blocks, shared memory per SM and the per-block
+# reservation (1 KiB since sm_80), shared allocation granularity
+ArchLimits = namedtuple("ArchLimits", "regs_per_sm reg_unit max_threads max_blocks "
+                                      "smem_per_sm smem_reserved smem_unit max_smem_block")
+ARCH_LIMITS = {
+    "sm_75": ArchLimits(65536, 256, 1024, 16, 64 * 1024, 0, 256, 64 * 1024),
+    "sm_80": ArchLimits(65536, 256, 2048, 32, 164 * 1024, 1024, 128, 163 * 1024),
+    "sm_86": ArchLimits(65536, 256, 1536, 16, 100 * 1024, 1024, 128, 99 * 1024),
+    "sm_90": ArchLimits(65536, 256, 2048, 32, 228 * 1024, 1024, 128, 227 * 1024),
+}
+Occupancy = namedtuple("Occupancy", "fraction blocks limit by_threads by_regs by_smem")
+
+
+def occupancy(arch, regs, threads, smem):
+    """Theoretical occupancy of a kernel using ``regs`` registers per thread,
+    ``threads`` per block and ``smem`` bytes of shared memory per block
+    (static + dynamic) on ``arch``.  Returns :class:`Occupancy`: the fraction
+    of the SM's thread slots in use, the resident blocks and what limits them.
+    """
+    L = ARCH_LIMITS[arch]
+    warps = -(-int(threads) // 32)
+    if warps < 1:
+        raise ValueError("threads must be >= 1")
+    by_threads = L.max_threads // (warps * 32)
+    if regs:
+        regs_per_warp = -(-int(regs) * 32 // L.reg_unit) * L.reg_unit
+        by_regs = (L.regs_per_sm // regs_per_warp) // warps
+    else:
+        by_regs = L.max_blocks
+    if smem > L.max_smem_block:
+        by_smem = 0
+    else:
+        per_block = -(-int(smem) // L.smem_unit) * L.smem_unit + L.smem_reserved
+        by_smem = L.smem_per_sm // per_block if per_block else L.max_blocks
+    limits = dict(blocks=L.max_blocks, threads=by_threads, regs=by_regs, smem=by_smem)
+    blocks = min(limits.values())
+    limit = min(limits, key=limits.get)
+    return Occupancy(blocks * warps * 32 / L.max_threads, blocks, limit,
+                     by_threads, by_regs, by_smem)
