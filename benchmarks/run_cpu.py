@@ -146,8 +146,8 @@ def auto_choice(x, w, mode):
     except (ImportError, AttributeError):
         cpu_mod = orig = None
     if orig is not None:
-        def spy(n0, n1, k0, k1, dtype, fast_float32=False):
-            name = orig(n0, n1, k0, k1, dtype, fast_float32)
+        def spy(n0, n1, k0, k1, dtype, *args, **kwargs):
+            name = orig(n0, n1, k0, k1, dtype, *args, **kwargs)
             pieces.append((int(n0), int(n1), name))
             return name
         cpu_mod.choose_cpu = spy
