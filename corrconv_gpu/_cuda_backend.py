@@ -21,9 +21,12 @@ runs the direct kernel over pipelined row bands: :mod:`corrconv_gpu._banded`
 (a NumPy result; every method falls back to direct there).
 """
 
+import os
+
 import numpy as np
 
 from . import _cost
+from ._arrays import array_namespace
 from ._boundary import extended_block
 
 READY = True
@@ -42,7 +45,6 @@ def supports(plan):
 def _emu_factory(code, options=(), name_expressions=()):
     from ._emu import EmuModule
     from ._cuda._kernels import kernel_paths
-    import os
     inc = tuple({os.path.dirname(p) for p in kernel_paths() if os.path.exists(p)})
     return EmuModule(code, options=options, name_expressions=name_expressions,
                      include_dirs=inc)
@@ -171,13 +173,8 @@ def _finite(xd, plan):
     the method: an FFT would spread them over a whole tile, where SciPy confines
     them to the outputs that read them. Checked only when an FFT would run (it
     reads the whole input)."""
-    return bool(_xp_of(xd).isfinite(xd).all()) and (
+    return bool(array_namespace(xd).isfinite(xd).all()) and (
         plan.boundary != "constant" or bool(np.isfinite(plan.fillvalue)))
-
-
-def _xp_of(a):
-    from ._arrays import array_namespace
-    return array_namespace(a)
 
 
 def _factor_dtype(dtype):
