@@ -115,17 +115,10 @@ def log(msg=""):
 # ----------------------------------------------------------------- devices
 
 def gpu_available():
-    """(True, '') when CuPy sees a CUDA device, else (False, why)."""
-    try:
-        import cupy
-    except Exception as exc:
-        return False, f"CuPy not importable ({type(exc).__name__}: {exc})"
-    try:
-        if not cupy.cuda.is_available():
-            return False, "cupy.cuda.is_available() is False"
-    except Exception as exc:
-        return False, f"no CUDA device ({type(exc).__name__}: {exc})"
-    return True, ""
+    """(True, '') when the CUDA backend sees a device, else (False, why):
+    corrconv_gpu.backends() is the one place that asks CuPy."""
+    info = corrconv_gpu.backends()["cuda"]
+    return info.available, info.reason
 
 
 def model_spec():

@@ -350,7 +350,17 @@ class BandStats:
 
 # ---------------------------------------------------------------- pipelines
 
-class _SyncPipeline:
+class _Slots:
+    """Views of a slot's device buffers shaped for one band (both pipelines)."""
+
+    def device_in(self, slot, shape):
+        return self.dev_in[slot][:math.prod(shape)].reshape(shape)
+
+    def device_out(self, slot, shape):
+        return self.dev_out[slot][:math.prod(shape)].reshape(shape)
+
+
+class _SyncPipeline(_Slots):
     """The emulator's stand-in for :class:`_StreamPipeline`: NumPy buffers,
     every step runs at once and is timed with ``perf_counter``."""
 
@@ -366,12 +376,6 @@ class _SyncPipeline:
     def staging_in(self, slot, shape):
         """Host buffer of slot to pack a band into (free to overwrite)."""
         return self.host_in[slot][:math.prod(shape)].reshape(shape)
-
-    def device_in(self, slot, shape):
-        return self.dev_in[slot][:math.prod(shape)].reshape(shape)
-
-    def device_out(self, slot, shape):
-        return self.dev_out[slot][:math.prod(shape)].reshape(shape)
 
     def submit(self, slot, in_shape, out_shape, launch):
         """Copy the staged input in, ``launch()``, copy the output back."""
@@ -397,7 +401,7 @@ class _SyncPipeline:
         pass
 
 
-class _StreamPipeline:
+class _StreamPipeline(_Slots):
     """Three non-blocking streams, pinned staging, device slots and events.
 
     ``submit`` enqueues, for one band in ``slot``: the host-to-device copy
@@ -442,12 +446,6 @@ class _StreamPipeline:
         if ev is not None:
             ev[1].synchronize()               # its previous host-to-device copy
         return self.host_in[slot][:math.prod(shape)].reshape(shape)
-
-    def device_in(self, slot, shape):
-        return self.dev_in[slot][:math.prod(shape)].reshape(shape)
-
-    def device_out(self, slot, shape):
-        return self.dev_out[slot][:math.prod(shape)].reshape(shape)
 
     def submit(self, slot, in_shape, out_shape, launch):
         ev = [self._event() for _ in range(6)]
