@@ -62,8 +62,8 @@ def _run(plan, x, w, method, fast_float32):
     """
     check_method(method)
     xp = array_namespace(x)
-    macs = (float(math.prod(x.shape[:-2])) * float(np.prod(plan.out_shape))
-            * float(np.prod(w.shape)))
+    macs = (float(math.prod(x.shape[:-2])) * float(math.prod(plan.out_shape))
+            * float(math.prod(w.shape)))
     backend = _backends.select(is_cupy_array(x), macs)
     if backend != "cpu":
         from . import _cuda_backend

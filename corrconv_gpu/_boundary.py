@@ -41,14 +41,37 @@ def extend_index(idx, n, mode, xp=np):
     raise ValueError(f"unknown boundary {mode!r}")
 
 
+def _runs(start, stop, n):
+    """Split positions start..stop-1 into (before, inside, after) ranges of
+    offsets; the inside run reads input indices start + offset directly."""
+    count = stop - start
+    a = min(max(-start, 0), count)
+    b = min(max(n - start, a), count)
+    return ((0, a, False), (a, b, True), (b, count, False))
+
+
 def extended_block(x, rows, cols, mode, fill, xp=np):
-    """``X[rows[0]:rows[1], cols[0]:cols[1]]`` of the boundary-extended ``x``."""
+    """``X[rows[0]:rows[1], cols[0]:cols[1]]`` of the boundary-extended ``x``.
+
+    The part inside ``x`` is one slice copy; only the border strips are
+    gathered through index maps.
+    """
     ri, rin = extend_index(xp.arange(rows[0], rows[1]), x.shape[0], mode, xp)
     ci, cin = extend_index(xp.arange(cols[0], cols[1]), x.shape[1], mode, xp)
     if x.shape[0] == 0 or x.shape[1] == 0:  # only 'constant' gets here
         return xp.full((len(ri), len(ci)), fill, dtype=x.dtype)
-    block = x[ri[:, None], ci[None, :]]
-    if mode == "constant" and not (bool(rin.all()) and bool(cin.all())):
-        block[~rin, :] = fill
-        block[:, ~cin] = fill
+    block = xp.empty((len(ri), len(ci)), dtype=x.dtype)
+    for r0, r1, rdirect in _runs(rows[0], rows[1], x.shape[0]):
+        if r0 == r1:
+            continue
+        for c0, c1, cdirect in _runs(cols[0], cols[1], x.shape[1]):
+            if c0 == c1:
+                continue
+            if rdirect and cdirect:
+                block[r0:r1, c0:c1] = x[rows[0] + r0:rows[0] + r1,
+                                        cols[0] + c0:cols[0] + c1]
+            elif mode == "constant":
+                block[r0:r1, c0:c1] = fill
+            else:
+                block[r0:r1, c0:c1] = x[ri[r0:r1, None], ci[None, c0:c1]]
     return block

@@ -1,0 +1,326 @@
+"""The CPU direct kernel: Python source that Numba compiles (see ``_native``).
+
+    band(xp, nx, sx, wp, K0, K1, op, no, so, n1, ch, rlo, rhi,
+         rmapp, nr, cmapp, ulo, uhi, c0, fillp, accp, rowp)
+
+computes output rows ``rlo <= i < rhi`` (all ``n1`` columns) of::
+
+    out[i, j] = sum_{p<K0, q<K1} X[i + p, j + q] * W[p, q]
+
+where ``W`` (``wp``, K0*K1, flip / conj already applied) is read in the naive
+order and ``X`` is the boundary-extended input, described by index maps:
+extended row ``t`` is input row ``rmap[t]`` (``-1``: a row of the fill
+value); extended column ``u`` is input column ``c0 + u`` for ``ulo <= u <
+uhi`` and ``cmap[u]`` (``-1``: the fill value) elsewhere.  So the boundary
+is handled here, row by row, without a padded copy of the image: a row
+whose columns all lie inside the input is read in place; another is first
+copied, with its halo, into the scratch row ``rowp``.
+
+Pointers: ``xp`` -> input (C order, row stride ``sx``, ``nx`` elements),
+``op`` -> out[0, 0] of the window (row stride ``so``, ``no`` elements
+reachable), ``fillp`` -> ``ch + K1 - 1`` fill values, ``accp`` -> scratch of
+``K0 * ch``, ``rowp`` -> scratch of ``ch + K1 - 1``.  Bands are independent
+(each caller passes its own scratch), so threads may run bands at once.
+
+The source is generated (:func:`source`) for the tap-group sizes ``T`` that
+a kernel width needs (``taps(K1)``), so that one compilation holds 4 or 8
+unrolled loops instead of 16.
+
+Small kernels (both sides <= ``EXACT_MAX``) on large windows have a second,
+output-stationary variant generated for their exact size
+(:func:`source_exact`): blocks of ``EXACT_ROWS`` output rows, each column's
+accumulators in registers over all K0*K1 taps (every loaded x value feeds
+the outputs of the block that use it), one store per output and no
+accumulator traffic.  A block whose R + K0 - 1 input rows lie inside the
+input reads them in place; another first copies them, with fill values and
+halos, into scratch rows (``accp``), so each loop reads one array.  Every
+output is summed in the same naive order as in the ring kernel, so both give
+bitwise the same result.
+
+Loop structure (register blocking): the band walks the columns in chunks
+of ``ch`` and sweeps its input rows top to bottom.  Input row r feeds
+output rows k with 0 <= r - k < K0 (kernel row p = r - k); their
+accumulators live in a ring of K0 rows (slot k % K0), and an output row is
+written out as soon as its last input row is done, so each x element is
+read from memory about once.  The active output rows go in groups of
+m <= 4 and the K1 taps in groups of T <= 4: one pass over the columns loads
+the T shifted x vectors once and updates m accumulator rows with m*T
+multiply-adds (weights held in registers).  The inner loops (contiguous j,
+vectorized by LLVM) use uint64 indices so Numba emits no negative-index
+wraparound.  Each output is accumulated in exactly the naive order (from 0,
+kernel rows ascending, taps ascending, no FMA contraction), so the result
+does not depend on the band split or the thread count.
+"""
+
+def taps(K1):
+    """The tap-group sizes T the K1 taps of a row are cut into (groups of 4)."""
+    K1 = int(K1)
+    if K1 <= 4:
+        return (K1,)
+    return (4,) if K1 % 4 == 0 else (4, K1 % 4)
+
+
+def _loop(m, T, ind):
+    """One unrolled loop: m accumulator rows x T taps."""
+    sp = " " * ind
+    lines = [sp + "; ".join(f"w{a}{b} = wf[p{a} + {b}]" for b in range(T))
+             for a in range(m)]
+    lines.append(sp + "for j in range(jn):")
+    lines += [f"{sp}    x{b} = src[b{b} + j]" for b in range(T)]
+    for a in range(m):
+        lines.append(f"{sp}    a = acc[a{a} + j]")
+        lines += [f"{sp}    a += x{b} * w{a}{b}" for b in range(T)]
+        lines.append(f"{sp}    acc[a{a} + j] = a")
+    return lines
+
+
+def source(tset):
+    """Source of ``band`` with loops for the tap-group sizes in ``tset``."""
+    tset = tuple(tset)
+    if not tset or any(t not in (1, 2, 3, 4) for t in tset):
+        raise ValueError(f"tap groups must be among 1..4, got {tset!r}")
+    lines = []
+    for i, m in enumerate((4, 3, 2, 1)):
+        lines.append(" " * 20 + ("if" if i == 0 else "elif" if m > 1 else "else")
+                     + (f" m == {m}:" if m > 1 else ":"))
+        for k, T in enumerate(tset):
+            if len(tset) == 1:
+                lines += _loop(m, T, 24)
+            else:
+                lines.append(" " * 24 + ("if" if k == 0 else "else")
+                             + (f" T == {T}:" if k == 0 else ":"))
+                lines += _loop(m, T, 28)
+    return _TEMPLATE.replace("@BLOCKS@", "\n".join(lines))
+
+
+_TEMPLATE = '''\
+import numpy as np
+from numba import carray
+
+_U1 = np.uint64(1)
+_U2 = np.uint64(2)
+_U3 = np.uint64(3)
+
+
+def band(xp, nx, sx, wp, K0, K1, op, no, so, n1, ch, rlo, rhi,
+         rmapp, nr, cmapp, ulo, uhi, c0, fillp, accp, rowp):
+    xf = carray(xp, (nx,))
+    wf = carray(wp, (K0 * K1,))
+    of = carray(op, (no,))
+    rmap = carray(rmapp, (nr,))
+    cmap = carray(cmapp, (n1 + K1 - 1,))
+    fillrow = carray(fillp, (ch + K1 - 1,))
+    acc = carray(accp, (K0 * ch,))
+    rowbuf = carray(rowp, (ch + K1 - 1,))
+    zero = acc.dtype.type(0)
+    fillv = fillrow[0]
+    nb = rhi - rlo
+    for j0 in range(0, n1, ch):
+        jn = np.uint64(min(ch, n1 - j0))
+        # extended columns j0 .. e-1 feed this chunk: [j0, ca) and [cb, e)
+        # are outside the input, [ca, cb) inside
+        e = j0 + min(ch, n1 - j0) + K1 - 1
+        ca = min(max(ulo, j0), e)
+        cb = min(max(uhi, ca), e)
+        inside = ca == j0 and cb == e
+        for j in range(np.uint64(K0 * ch)):
+            acc[j] = zero
+        for r in range(nb + K0 - 1):
+            # input row rlo + r feeds output rows rlo + k, ka <= k <= kb,
+            # with kernel row r - k (ascending in r for each output row)
+            ka = max(0, r - K0 + 1)
+            kb = min(nb - 1, r)
+            row = rmap[rlo + r]
+            if row < 0:
+                src = fillrow
+                xr = np.uint64(0)
+            elif inside:
+                src = xf
+                xr = np.uint64(row * sx + c0 + j0)
+            else:
+                rb = row * sx
+                for u in range(j0, ca):
+                    cm = cmap[u]
+                    rowbuf[u - j0] = fillv if cm < 0 else xf[rb + cm]
+                rc = np.uint64(rb + c0)
+                for u in range(np.uint64(ca), np.uint64(cb)):
+                    rowbuf[u - np.uint64(j0)] = xf[rc + u]
+                for u in range(cb, e):
+                    cm = cmap[u]
+                    rowbuf[u - j0] = fillv if cm < 0 else xf[rb + cm]
+                src = rowbuf
+                xr = np.uint64(0)
+            k = ka
+            s = ka % K0
+            while k <= kb:
+                m = min(4, kb - k + 1)
+                ptop = r - k
+                a0 = np.uint64(s * ch)
+                s = s + 1 if s + 1 < K0 else 0
+                a1 = np.uint64(s * ch)
+                s = s + 1 if s + 1 < K0 else 0
+                a2 = np.uint64(s * ch)
+                s = s + 1 if s + 1 < K0 else 0
+                a3 = np.uint64(s * ch)
+                s = (k + m) % K0
+                for q in range(0, K1, 4):
+                    p0 = ptop * K1 + q
+                    p1 = p0 - K1
+                    p2 = p1 - K1
+                    p3 = p2 - K1
+                    T = min(4, K1 - q)
+                    b0 = xr + np.uint64(q)
+                    b1 = b0 + _U1
+                    b2 = b0 + _U2
+                    b3 = b0 + _U3
+@BLOCKS@
+                k += m
+            if r >= K0 - 1:
+                # output row rlo + ka is complete: write it out and clear
+                # its slot for output row rlo + ka + K0
+                ai = np.uint64((ka % K0) * ch)
+                obi = np.uint64((rlo + ka) * so + j0)
+                for j in range(jn):
+                    of[obi + j] = acc[ai + j]
+                    acc[ai + j] = zero
+'''
+
+
+# ----------------------------------------------------------------------------
+# The exact-size kernel: small kernels (K0, K1 <= EXACT_MAX), output-stationary
+# ----------------------------------------------------------------------------
+
+#: Largest kernel side with an exact-size variant (a 7x7 one takes ~4.3 s to
+#: compile, beyond the first-call budget; at K = 7 the ring kernel keeps up),
+#: and the output rows per block.
+EXACT_MAX = 5
+EXACT_ROWS = 4
+#: Column chunk of the exact kernel (a compile-time constant: its staging
+#: rows are at constant distances, so LLVM vectorizes the loop without
+#: runtime alias checks between the R output streams).
+EXACT_CHUNK = 512
+#: Up to this many taps the R output rows are stored straight into ``out``
+#: (LLVM still vectorizes the loop, with runtime alias checks); larger
+#: kernels stage them in ``rowp`` (at constant distances: no checks needed,
+#: else LLVM gives up vectorizing) and copy them out.
+EXACT_UNSTAGED_TAPS = 9
+
+
+def _exact_loop(K0, K1, R, S, ind, staged):
+    """R output rows x all K0*K1 taps per column, accumulators in registers,
+    reading array ``S`` at the row bases b0..; each output's taps in the
+    naive order (kernel rows, then taps)."""
+    sp = " " * ind
+    lines = [f"{sp}for j in range(jn):"]
+    lines += [f"{sp}    a{r} = zero" for r in range(R)]
+    for t in range(R + K0 - 1):
+        for q in range(K1):
+            users = [(r, t - r) for r in range(R) if 0 <= t - r < K0]
+            lines.append(f"{sp}    x = {S}[b{t} + j + _Q{q}]")
+            lines += [f"{sp}    a{r} += x * w{p}_{q}" for r, p in users]
+    if not staged:
+        lines += [f"{sp}    of[ob + _Q{r} * uso + j] = a{r}" for r in range(R)]
+        return lines
+    lines += [f"{sp}    tmp[_T{r} + j] = a{r}" for r in range(R)]
+    lines += [f"{sp}for r in range({R}):",
+              f"{sp}    ot = np.uint64(r * {EXACT_CHUNK})",
+              f"{sp}    oo = ob + np.uint64(r) * uso",
+              f"{sp}    for j in range(jn):",
+              f"{sp}        of[oo + j] = tmp[ot + j]"]
+    return lines
+
+
+def exact_ring_rows(K0):
+    """Scratch rows the exact kernel needs (one per input row of a block)."""
+    return EXACT_ROWS + int(K0) - 1
+
+
+def source_exact(K0, K1):
+    """Source of ``band`` for exactly K0 x K1 weights (see the module
+    docstring); ``ch`` must be at most ``EXACT_CHUNK`` and ``rowp`` must
+    point to ``EXACT_ROWS * EXACT_CHUNK`` scratch elements.  A band must have at least ``EXACT_ROWS`` rows: its last
+    block is shifted up to end at the band's end (rows recomputed, same
+    values)."""
+    K0, K1, R = int(K0), int(K1), EXACT_ROWS
+    if not (1 <= K0 <= EXACT_MAX and 1 <= K1 <= EXACT_MAX):
+        raise ValueError(f"exact kernels are for sizes up to {EXACT_MAX}, got {K0}x{K1}")
+    NR = R + K0 - 1
+    body = [f"    w{p}_{q} = wf[{p * K1 + q}]" for p in range(K0) for q in range(K1)]
+    body += [
+        "    for j0 in range(0, n1, ch):",
+        "        jn = np.uint64(min(ch, n1 - j0))",
+        "        e = j0 + min(ch, n1 - j0) + K1 - 1",
+        "        ca = min(max(ulo, j0), e)",
+        "        cb = min(max(uhi, ca), e)",
+        "        inside = ca == j0 and cb == e",
+        "        i = rlo",
+        "        while True:",
+        f"            if i + {R} > rhi:",
+        f"                i = rhi - {R}",
+        "            ob = np.uint64(i * so + j0)",
+        "            direct = inside",
+        f"            for t in range({NR}):",
+        "                if rmap[i + t] < 0:",
+        "                    direct = False",
+        "            if direct:",
+    ]
+    body += [f"                b{t} = np.uint64(rmap[i + {t}] * sx + c0 + j0)"
+             for t in range(NR)]
+    staged = K0 * K1 > EXACT_UNSTAGED_TAPS
+    body += _exact_loop(K0, K1, R, "xf", 16, staged)
+    body += [
+        "            else:",
+        f"                for t in range({NR}):",
+        "                    row = rmap[i + t]",
+        "                    d = t * W - j0",
+        "                    if row < 0:",
+        "                        for u in range(j0, e):",
+        "                            ring[d + u] = fillv",
+        "                        continue",
+        "                    rb = row * sx",
+        "                    for u in range(j0, ca):",
+        "                        cm = cmap[u]",
+        "                        ring[d + u] = fillv if cm < 0 else xf[rb + cm]",
+        "                    ud = np.uint64(t * W)",
+        "                    us = np.uint64(rb + c0 + j0)",
+        "                    for v in range(np.uint64(ca - j0), np.uint64(cb - j0)):",
+        "                        ring[ud + v] = xf[us + v]",
+        "                    for u in range(cb, e):",
+        "                        cm = cmap[u]",
+        "                        ring[d + u] = fillv if cm < 0 else xf[rb + cm]",
+    ]
+    body += [f"                b{t} = np.uint64({t} * W)" for t in range(NR)]
+    body += _exact_loop(K0, K1, R, "ring", 16, staged)
+    body += [
+        f"            if i + {R} >= rhi:",
+        "                break",
+        f"            i += {R}",
+    ]
+    return (_EXACT_TEMPLATE.replace("@NR@", str(NR)).replace("@R@", str(R))
+            .replace("@CH@", str(EXACT_CHUNK)).replace("@BODY@", "\n".join(body)))
+
+
+_EXACT_TEMPLATE = '''\
+import numpy as np
+from numba import carray
+
+_Q0, _Q1, _Q2, _Q3, _Q4 = (np.uint64(q) for q in range(5))
+_T0, _T1, _T2, _T3 = (np.uint64(r * @CH@) for r in range(4))
+
+
+def band(xp, nx, sx, wp, K0, K1, op, no, so, n1, ch, rlo, rhi,
+         rmapp, nr, cmapp, ulo, uhi, c0, fillp, accp, rowp):
+    xf = carray(xp, (nx,))
+    wf = carray(wp, (K0 * K1,))
+    of = carray(op, (no,))
+    rmap = carray(rmapp, (nr,))
+    cmap = carray(cmapp, (n1 + K1 - 1,))
+    fillrow = carray(fillp, (ch + K1 - 1,))
+    W = ch + K1 - 1
+    ring = carray(accp, (@NR@ * W,))
+    tmp = carray(rowp, (@R@ * @CH@,))
+    zero = wf.dtype.type(0)
+    fillv = fillrow[0]
+    uso = np.uint64(so)
+@BODY@
+'''

@@ -1,0 +1,214 @@
+"""Machine code for the CPU direct kernel: compiled by Numba once, then cached.
+
+The kernel (:mod:`._direct_kernel`) is compiled by Numba as a C-callable
+function (``numba.cfunc``, ``error_model='numpy'``, no fastmath) per dtype
+and variant: the ring kernel per set of tap-group sizes (4 or 8 unrolled
+loops; see ``taps``), the exact kernel per small kernel size.
+Its object code is written to a cache file; a later process maps that file
+with llvmlite's MCJIT and calls it through ctypes, without importing Numba
+(whose import and first cached dispatch cost ~0.6 s; this load costs
+~0.1 s).  ctypes releases the GIL during the call, so Python threads run
+bands of one image in parallel.
+
+Cache key: the generated kernel source, the dtype, the Numba and llvmlite versions and
+the host CPU (name and features).  Cache folder: ``CORRCONV_GPU_CPU_CACHE``,
+else ``$NUMBA_CACHE_DIR/corrconv_gpu``, else ``$XDG_CACHE_HOME/corrconv_gpu``
+(``~/.cache/corrconv_gpu``).  A file that cannot be read, written or loaded
+is not an error: the kernel is then compiled by Numba in this process.
+"""
+import ctypes
+import hashlib
+import os
+import pickle
+import sys
+import threading
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["kernel", "DTYPES", "cache_dir"]
+
+# numpy dtype -> Numba type name (the kernel is compiled once per entry)
+DTYPES = {
+    np.dtype(np.float32): "float32",
+    np.dtype(np.float64): "float64",
+    np.dtype(np.complex64): "complex64",
+    np.dtype(np.complex128): "complex128",
+    np.dtype(np.int64): "int64",
+}
+
+# the kernel's parameters, in order: p = pointer to the dtype, P = pointer to
+# int64, i = int64 (see _direct_kernel.band)
+_PARAMS = "piipiipiiiiiiPiPiiippp"
+
+_LOCK = threading.Lock()
+_KERNELS = {}      # (dtype, tap groups) -> ctypes function
+_KEEP = []         # objects whose lifetime must span the process (engines, cfuncs)
+
+
+def cache_dir():
+    """The folder of the cached object files (see the module docstring)."""
+    d = os.environ.get("CORRCONV_GPU_CPU_CACHE")
+    if d:
+        return Path(d)
+    d = os.environ.get("NUMBA_CACHE_DIR")
+    if d:
+        return Path(d) / "corrconv_gpu"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "corrconv_gpu"
+
+
+def _ctypes_fn():
+    args = [ctypes.c_void_p if c in "pP" else ctypes.c_int64 for c in _PARAMS]
+    return ctypes.CFUNCTYPE(None, *args)
+
+
+def _host():
+    import llvmlite.binding as ll
+    return ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten()
+
+
+def _key(dtype, src):
+    h = hashlib.sha256(src.encode())
+    cpu, feats = _host()
+    for part in (DTYPES[dtype], metadata.version("numba"),
+                 metadata.version("llvmlite"), cpu, feats, sys.platform, _PARAMS):
+        h.update(b"\0" + part.encode())
+    return h.hexdigest()[:24]
+
+
+def _compile(dtype, src, tag):
+    """Compile with Numba; returns (address, symbol name, object code)."""
+    from numba import cfunc, types
+    namespace = {}
+    exec(compile(src, f"<corrconv_gpu direct kernel {tag}>", "exec"), namespace)
+    t = getattr(types, DTYPES[dtype])
+    args = [types.CPointer(t) if c == "p" else
+            types.CPointer(types.int64) if c == "P" else types.int64
+            for c in _PARAMS]
+    cf = cfunc(types.void(*args), nopython=True, error_model="numpy",
+               fastmath=False)(namespace["band"])
+    _KEEP.append(cf)
+    try:
+        obj = cf._library.serialize_using_object_code()[2][0]
+    except Exception:      # a Numba without object caching: no file
+        obj = None
+    return cf.address, cf.native_name, obj
+
+
+# Symbols the object code names besides the C library and the Python C API:
+# Numba's helpers for error paths that the kernel never takes (no exceptions
+# with error_model='numpy' and valid arguments, no allocation).  They get
+# no-op stand-ins; any other symbol that the process does not define makes
+# the load fail (and the kernel is compiled instead).
+_STUB_PREFIXES = ("numba_", "NRT_")
+_STUB_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_RESOLVED = set()
+
+
+def _undefined_symbols(obj):
+    """Names of the undefined symbols of an ELF64 little-endian object."""
+    import struct
+    if obj[:4] != b"\x7fELF" or obj[4] != 2 or obj[5] != 1:
+        raise ValueError("not an ELF64 little-endian object")
+    shoff, = struct.unpack_from("<Q", obj, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", obj, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", obj, shoff + i * shentsize)
+                for i in range(shnum)]
+    names = []
+    for sec in sections:
+        if sec[1] != 2:                       # SHT_SYMTAB
+            continue
+        stroff = sections[sec[6]][4]
+        for off in range(sec[4], sec[4] + sec[5], 24):
+            st_name, _, _, st_shndx, _, _ = struct.unpack_from("<IBBHQQ", obj, off)
+            if st_name and st_shndx == 0:     # SHN_UNDEF
+                end = obj.index(b"\0", stroff + st_name)
+                names.append(obj[stroff + st_name:end].decode())
+    return names
+
+
+def _resolve(names):
+    import llvmlite.binding as ll
+    process = ctypes.CDLL(None)
+    for name in names:
+        if name in _RESOLVED:
+            continue
+        try:
+            addr = ctypes.cast(getattr(process, name), ctypes.c_void_p).value
+        except AttributeError:
+            if not name.startswith(_STUB_PREFIXES):
+                raise
+            stub = _STUB_TYPE(lambda p: None)
+            _KEEP.append(stub)
+            addr = ctypes.cast(stub, ctypes.c_void_p).value
+        ll.add_symbol(name, addr)
+        _RESOLVED.add(name)
+
+
+def _load(name, obj):
+    """Map the object code with llvmlite; returns the function's address."""
+    import llvmlite.binding as ll
+    ll.initialize_native_target()
+    ll.initialize_native_asmprinter()
+    _resolve(_undefined_symbols(obj))
+    cpu, feats = _host()
+    tm = ll.Target.from_default_triple().create_target_machine(
+        cpu=cpu, features=feats, codemodel="jitdefault")
+    engine = ll.create_mcjit_compiler(ll.parse_assembly(""), tm)
+    engine.add_object_file(ll.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    addr = engine.get_function_address(name)
+    if not addr:
+        raise RuntimeError(f"symbol {name} not found")
+    _KEEP.append(engine)
+    return addr
+
+
+def _write(path, name, obj):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(pickle.dumps((name, obj), protocol=4))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def kernel(dtype, variant):
+    """The kernel for ``dtype`` and ``variant`` as a ctypes function (memoized).
+
+    ``variant``: ``("ring", tset)`` (tap-group sizes, see
+    ``_direct_kernel.taps``) or ``("exact", K0, K1)``.
+    """
+    key = (np.dtype(dtype), tuple(variant))
+    fn = _KERNELS.get(key)
+    if fn is not None:
+        return fn
+    with _LOCK:
+        fn = _KERNELS.get(key)
+        if fn is None:
+            fn = _KERNELS[key] = _ctypes_fn()(_address(*key))
+        return fn
+
+
+def _address(dtype, variant):
+    from . import _direct_kernel as dk
+    if variant[0] == "ring":
+        src, tag = dk.source(variant[1]), "t" + "".join(map(str, variant[1]))
+    elif variant[0] == "exact":
+        src, tag = dk.source_exact(*variant[1:]), "x%dx%d" % tuple(variant[1:])
+    else:
+        raise ValueError(f"unknown kernel variant {variant!r}")
+    path = None
+    try:
+        path = cache_dir() / f"direct-{DTYPES[dtype]}-{tag}-{_key(dtype, src)}.nbo"
+        name, obj = pickle.loads(path.read_bytes())
+        return _load(name, obj)
+    except Exception:      # no file, unreadable, stale or unloadable: compile
+        pass
+    addr, name, obj = _compile(dtype, src, tag)
+    if path is not None and obj is not None:
+        _write(path, name, obj)
+    return addr
