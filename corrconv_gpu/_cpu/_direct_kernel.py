@@ -14,7 +14,9 @@ value); extended column ``u`` is input column ``c0 + u`` for ``ulo <= u <
 uhi`` and ``cmap[u]`` (``-1``: the fill value) elsewhere.  So the boundary
 is handled here, row by row, without a padded copy of the image: a row
 whose columns all lie inside the input is read in place; another is first
-copied, with its halo, into the scratch row ``rowp``.
+copied, with its halo, into the scratch row ``rowp``.  Column chunks never
+straddle the edges of the part of the output that reads only the input, so
+in 'same' / 'full' only the narrow edge chunks copy rows.
 
 Pointers: ``xp`` -> input (C order, row stride ``sx``, ``nx`` elements),
 ``op`` -> out[0, 0] of the window (row stride ``so``, ``no`` elements
@@ -115,16 +117,28 @@ def band(xp, nx, sx, wp, K0, K1, op, no, so, n1, ch, rlo, rhi,
     zero = acc.dtype.type(0)
     fillv = fillrow[0]
     nb = rhi - rlo
-    for j0 in range(0, n1, ch):
-        jn = np.uint64(min(ch, n1 - j0))
+    # output columns j < ja read the left extension, ja <= j < jb only the
+    # input, jb <= j the right extension: chunks do not straddle ja and jb,
+    # so only the (narrow) edge chunks copy their rows
+    ja = min(max(ulo, 0), n1)
+    jb = min(max(uhi - K1 + 1, ja), n1)
+    j0 = 0
+    while j0 < n1:
+        cw = min(ch, n1 - j0)
+        if j0 < ja:
+            cw = min(cw, ja - j0)
+        elif j0 < jb:
+            cw = min(cw, jb - j0)
+        jn = np.uint64(cw)
         # extended columns j0 .. e-1 feed this chunk: [j0, ca) and [cb, e)
         # are outside the input, [ca, cb) inside
-        e = j0 + min(ch, n1 - j0) + K1 - 1
+        e = j0 + cw + K1 - 1
         ca = min(max(ulo, j0), e)
         cb = min(max(uhi, ca), e)
         inside = ca == j0 and cb == e
-        for j in range(np.uint64(K0 * ch)):
-            acc[j] = zero
+        for sl in range(K0):
+            for j in range(np.uint64(sl * ch), np.uint64(sl * ch + cw)):
+                acc[j] = zero
         for r in range(nb + K0 - 1):
             # input row rlo + r feeds output rows rlo + k, ka <= k <= kb,
             # with kernel row r - k (ascending in r for each output row)
@@ -183,6 +197,7 @@ def band(xp, nx, sx, wp, K0, K1, op, no, so, n1, ch, rlo, rhi,
                 for j in range(jn):
                     of[obi + j] = acc[ai + j]
                     acc[ai + j] = zero
+        j0 += cw
 '''
 
 
@@ -191,8 +206,8 @@ def band(xp, nx, sx, wp, K0, K1, op, no, so, n1, ch, rlo, rhi,
 # ----------------------------------------------------------------------------
 
 #: Largest kernel side with an exact-size variant (a 7x7 one takes ~4.3 s to
-#: compile, beyond the first-call budget; at K = 7 the ring kernel keeps up),
-#: and the output rows per block.
+#: compile with 4 rows per block, beyond the first-call budget, and is no
+#: faster than the ring kernel with 2), and the output rows per block.
 EXACT_MAX = 5
 EXACT_ROWS = 4
 #: Column chunk of the exact kernel (a compile-time constant: its staging
@@ -238,18 +253,26 @@ def exact_ring_rows(K0):
 def source_exact(K0, K1):
     """Source of ``band`` for exactly K0 x K1 weights (see the module
     docstring); ``ch`` must be at most ``EXACT_CHUNK`` and ``rowp`` must
-    point to ``EXACT_ROWS * EXACT_CHUNK`` scratch elements.  A band must have at least ``EXACT_ROWS`` rows: its last
-    block is shifted up to end at the band's end (rows recomputed, same
-    values)."""
+    point to ``EXACT_ROWS * EXACT_CHUNK`` scratch elements.  A band must
+    have at least ``EXACT_ROWS`` rows: its last block is shifted up to end
+    at the band's end (rows recomputed, same values)."""
     K0, K1, R = int(K0), int(K1), EXACT_ROWS
     if not (1 <= K0 <= EXACT_MAX and 1 <= K1 <= EXACT_MAX):
         raise ValueError(f"exact kernels are for sizes up to {EXACT_MAX}, got {K0}x{K1}")
     NR = R + K0 - 1
     body = [f"    w{p}_{q} = wf[{p * K1 + q}]" for p in range(K0) for q in range(K1)]
     body += [
-        "    for j0 in range(0, n1, ch):",
-        "        jn = np.uint64(min(ch, n1 - j0))",
-        "        e = j0 + min(ch, n1 - j0) + K1 - 1",
+        "    ja = min(max(ulo, 0), n1)",
+        "    jb = min(max(uhi - K1 + 1, ja), n1)",
+        "    j0 = 0",
+        "    while j0 < n1:",
+        "        cw = min(ch, n1 - j0)",
+        "        if j0 < ja:",
+        "            cw = min(cw, ja - j0)",
+        "        elif j0 < jb:",
+        "            cw = min(cw, jb - j0)",
+        "        jn = np.uint64(cw)",
+        "        e = j0 + cw + K1 - 1",
         "        ca = min(max(ulo, j0), e)",
         "        cb = min(max(uhi, ca), e)",
         "        inside = ca == j0 and cb == e",
@@ -295,6 +318,7 @@ def source_exact(K0, K1):
         f"            if i + {R} >= rhi:",
         "                break",
         f"            i += {R}",
+        "        j0 += cw",
     ]
     return (_EXACT_TEMPLATE.replace("@NR@", str(NR)).replace("@R@", str(R))
             .replace("@CH@", str(EXACT_CHUNK)).replace("@BODY@", "\n".join(body)))
