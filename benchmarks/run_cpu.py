@@ -36,8 +36,9 @@ is flagged in the table (``!``) and in the JSON.
 
 Timing: each library is warmed up once per dtype (Numba compiles on the first
 call). Then, for each point, the libraries are run *interleaved*: round after
-round, each library that still needs runs is called once (the order rotates
-each round); a library stops after ``--repeat`` runs or once its runs add up
+round, each library that still needs runs is called once (in a new random
+order each round, seeded: OpenCV's worker threads spin for a while after a
+call, which slows whatever runs next on 2 cores); a library stops after ``--repeat`` runs or once its runs add up
 to ``--budget`` seconds (at least one run). The reported time is the median.
 A peer whose first call at a point takes more than
 ``--skip-slow-peers-above`` seconds is skipped for every larger K at the same
@@ -56,6 +57,7 @@ import json
 import math
 import os
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -208,15 +210,18 @@ def time_point(calls, x, w, mode, repeat, budget, skip, log):
     recs["ours"]["auto_pieces"] = pieces
     recs["ours"]["err"] = 0.0
     order = [n for n in calls if n != "ours"] + ["ours"]
-    rnd = 0
+    order_rng = random.Random(len(calls) * 1000 + int(w.shape[0]))
     while True:
         active = [n for n in order if not recs[n]["skipped"] and "error" not in recs[n]
                   and len(recs[n]["times"]) < max(1, repeat)
                   and (not recs[n]["times"] or sum(recs[n]["times"]) < budget)]
         if not active:
             break
-        sh = rnd % len(active)
-        for name in active[sh:] + active[:sh]:
+        # a new random order every round: OpenCV's worker threads spin for a
+        # while after a call, so on 2 cores whatever runs right after cv2 loses
+        # part of a core; a fixed cyclic order always put 'ours' there
+        order_rng.shuffle(active)
+        for name in active:
             fn = calls[name]
             rec = recs[name]
             try:
@@ -231,7 +236,6 @@ def time_point(calls, x, w, mode, repeat, budget, skip, log):
                 rec["err"] = rel_err(r, ref, x, w)
             rec["times"].append(dt)
             del r
-        rnd += 1
     tol = TOL.get(str(x.dtype), 1e-5)
     for name, rec in recs.items():
         if rec["times"]:

@@ -92,8 +92,19 @@ def source(tset):
                 lines.append(" " * 24 + ("if" if k == 0 else "else")
                              + (f" T == {T}:" if k == 0 else ":"))
                 lines += _loop(m, T, 28)
-    return _TEMPLATE.replace("@BLOCKS@", "\n".join(lines))
+    return _TEMPLATE.replace("@PROLOGUE@", _PROLOGUE).replace("@BLOCKS@", "\n".join(lines))
 
+
+# the signature and the arrays over the pointers, shared by both kernels
+_PROLOGUE = '''\
+def band(xp, nx, sx, wp, K0, K1, op, no, so, n1, ch, rlo, rhi,
+         rmapp, nr, cmapp, ulo, uhi, c0, fillp, accp, rowp):
+    xf = carray(xp, (nx,))
+    wf = carray(wp, (K0 * K1,))
+    of = carray(op, (no,))
+    rmap = carray(rmapp, (nr,))
+    cmap = carray(cmapp, (n1 + K1 - 1,))
+    fillrow = carray(fillp, (ch + K1 - 1,))'''
 
 _TEMPLATE = '''\
 import numpy as np
@@ -104,14 +115,7 @@ _U2 = np.uint64(2)
 _U3 = np.uint64(3)
 
 
-def band(xp, nx, sx, wp, K0, K1, op, no, so, n1, ch, rlo, rhi,
-         rmapp, nr, cmapp, ulo, uhi, c0, fillp, accp, rowp):
-    xf = carray(xp, (nx,))
-    wf = carray(wp, (K0 * K1,))
-    of = carray(op, (no,))
-    rmap = carray(rmapp, (nr,))
-    cmap = carray(cmapp, (n1 + K1 - 1,))
-    fillrow = carray(fillp, (ch + K1 - 1,))
+@PROLOGUE@
     acc = carray(accp, (K0 * ch,))
     rowbuf = carray(rowp, (ch + K1 - 1,))
     zero = acc.dtype.type(0)
@@ -320,7 +324,8 @@ def source_exact(K0, K1):
         f"            i += {R}",
         "        j0 += cw",
     ]
-    return (_EXACT_TEMPLATE.replace("@NR@", str(NR)).replace("@R@", str(R))
+    return (_EXACT_TEMPLATE.replace("@PROLOGUE@", _PROLOGUE)
+            .replace("@NR@", str(NR)).replace("@R@", str(R))
             .replace("@CH@", str(EXACT_CHUNK)).replace("@BODY@", "\n".join(body)))
 
 
@@ -332,14 +337,7 @@ _Q0, _Q1, _Q2, _Q3, _Q4 = (np.uint64(q) for q in range(5))
 _T0, _T1, _T2, _T3 = (np.uint64(r * @CH@) for r in range(4))
 
 
-def band(xp, nx, sx, wp, K0, K1, op, no, so, n1, ch, rlo, rhi,
-         rmapp, nr, cmapp, ulo, uhi, c0, fillp, accp, rowp):
-    xf = carray(xp, (nx,))
-    wf = carray(wp, (K0 * K1,))
-    of = carray(op, (no,))
-    rmap = carray(rmapp, (nr,))
-    cmap = carray(cmapp, (n1 + K1 - 1,))
-    fillrow = carray(fillp, (ch + K1 - 1,))
+@PROLOGUE@
     W = ch + K1 - 1
     ring = carray(accp, (@NR@ * W,))
     tmp = carray(rowp, (@R@ * @CH@,))
