@@ -41,12 +41,19 @@ def extend_index(idx, n, mode, xp=np):
     raise ValueError(f"unknown boundary {mode!r}")
 
 
+def inside_run(start, count, n):
+    """Offsets ``[a, b)`` of the positions ``start .. start+count-1`` that lie
+    inside ``[0, n)`` (they read input index ``start + offset`` directly;
+    the offsets before ``a`` and from ``b`` on read the extension)."""
+    a = min(max(-start, 0), count)
+    return a, min(max(n - start, a), count)
+
+
 def _runs(start, stop, n):
     """Split positions start..stop-1 into (before, inside, after) ranges of
     offsets; the inside run reads input indices start + offset directly."""
     count = stop - start
-    a = min(max(-start, 0), count)
-    b = min(max(n - start, a), count)
+    a, b = inside_run(start, count, n)
     return ((0, a, False), (a, b, True), (b, count, False))
 
 

@@ -15,9 +15,10 @@ import numpy as np
 from .._boundary import extended_block
 from .._cost import choose_cpu
 from .._plan import to_compute
+from ._native import DTYPES
 
-_COMPILED = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.complex64),
-             np.dtype(np.complex128), np.dtype(np.int64))
+# the dtypes the compiled kernels handle (one list: the kernel loader's)
+_COMPILED = tuple(DTYPES)
 
 
 def _method_fn(name):

@@ -32,13 +32,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .._boundary import extend_index
+from .._boundary import extend_index, inside_run
 from ._direct_kernel import EXACT_CHUNK, EXACT_MAX, EXACT_ROWS, exact_ring_rows, taps
-from ._native import DTYPES, kernel
+from ._native import kernel
 
-__all__ = ["correlate_window", "warmup", "SUPPORTED_DTYPES", "num_threads"]
-
-SUPPORTED_DTYPES = tuple(DTYPES)
+__all__ = ["correlate_window", "num_threads"]
 
 _ACC_BYTES = 65536  # L2 budget of the accumulator ring (K0 rows of ch)
 # windows of at least this many outputs use the exact-size kernel when both
@@ -92,7 +90,7 @@ def _index_maps(xr0, c0, n0, n1, K0, K1, shape, boundary):
     maps = np.empty(nr + nc, dtype=np.int64)
     for start, count, n, dst in ((xr0, nr, shape[0], maps[:nr]),
                                  (c0, nc, shape[1], maps[nr:])):
-        lo, hi = min(max(-start, 0), count), min(max(n - start, 0), count)
+        lo, hi = inside_run(start, count, n)
         if lo == 0 and hi == count:               # inside the input
             dst[:] = np.arange(start, start + count)
         elif boundary == "constant" or n == 0:
@@ -123,8 +121,7 @@ def correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1,
         shape = x.shape
     maps = _index_maps(xr0, xc0, n0, n1, K0, K1, shape, boundary)
     nr = n0 + K0 - 1
-    ulo = min(max(-xc0, 0), n1 + K1 - 1)
-    uhi = min(max(shape[1] - xc0, ulo), n1 + K1 - 1)
+    ulo, uhi = inside_run(xc0, n1 + K1 - 1, shape[1])   # columns read in place
     # the column chunk: as wide as the scratch budget allows (and no wider
     # than the window)
     exact = (max(K0, K1) <= EXACT_MAX and n0 * n1 >= _EXACT_MIN_OUTPUTS
@@ -185,10 +182,3 @@ def correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1,
     worker()
     for f in futs:
         f.result()
-
-
-def warmup(dtype, ks=(1, 2, 3, 4, 5, 6, 7)):
-    """Compile (or load from the cache) the kernels for ``dtype`` and the
-    kernel widths ``ks`` (by default every tap-group variant)."""
-    for tset in dict.fromkeys(taps(k) for k in ks):
-        kernel(np.dtype(dtype), ("ring", tset))

@@ -76,6 +76,25 @@ def _loop(m, T, ind):
     return lines
 
 
+def _copy_row(dst, slot, ind):
+    """Lines copying extended columns j0..e-1 of input row ``row`` (flat
+    start ``rb``) to ``dst[slot:]``: the in-input part [ca, cb) as one
+    contiguous run, the rest through the column map (-1: the fill value)."""
+    sp = " " * ind
+    return [f"{sp}{line}" for line in (
+        f"d = {slot} - j0",
+        "for u in range(j0, ca):",
+        "    cm = cmap[u]",
+        f"    {dst}[d + u] = fillv if cm < 0 else xf[rb + cm]",
+        f"ud = np.uint64({slot})",
+        "us = np.uint64(rb + c0 + j0)",
+        "for v in range(np.uint64(ca - j0), np.uint64(cb - j0)):",
+        f"    {dst}[ud + v] = xf[us + v]",
+        "for u in range(cb, e):",
+        "    cm = cmap[u]",
+        f"    {dst}[d + u] = fillv if cm < 0 else xf[rb + cm]")]
+
+
 def source(tset):
     """Source of ``band`` with loops for the tap-group sizes in ``tset``."""
     tset = tuple(tset)
@@ -92,8 +111,32 @@ def source(tset):
                 lines.append(" " * 24 + ("if" if k == 0 else "else")
                              + (f" T == {T}:" if k == 0 else ":"))
                 lines += _loop(m, T, 28)
-    return _TEMPLATE.replace("@PROLOGUE@", _PROLOGUE).replace("@BLOCKS@", "\n".join(lines))
+    return (_TEMPLATE.replace("@PROLOGUE@", _PROLOGUE).replace("@CHUNKS@", _CHUNKS)
+            .replace("@COPYROW@", "\n".join(_copy_row("rowbuf", "0", 16)))
+            .replace("@BLOCKS@", "\n".join(lines)))
 
+
+# the column chunks of a band (shared by both kernels): the loop header
+_CHUNKS = '''\
+    # output columns j < ja read the left extension, ja <= j < jb only the
+    # input, jb <= j the right extension: chunks do not straddle ja and jb,
+    # so only the (narrow) edge chunks copy their rows
+    ja = min(max(ulo, 0), n1)
+    jb = min(max(uhi - K1 + 1, ja), n1)
+    j0 = 0
+    while j0 < n1:
+        cw = min(ch, n1 - j0)
+        if j0 < ja:
+            cw = min(cw, ja - j0)
+        elif j0 < jb:
+            cw = min(cw, jb - j0)
+        jn = np.uint64(cw)
+        # extended columns j0 .. e-1 feed this chunk: [j0, ca) and [cb, e)
+        # are outside the input, [ca, cb) inside
+        e = j0 + cw + K1 - 1
+        ca = min(max(ulo, j0), e)
+        cb = min(max(uhi, ca), e)
+        inside = ca == j0 and cb == e'''
 
 # the signature and the arrays over the pointers, shared by both kernels
 _PROLOGUE = '''\
@@ -121,25 +164,7 @@ _U3 = np.uint64(3)
     zero = acc.dtype.type(0)
     fillv = fillrow[0]
     nb = rhi - rlo
-    # output columns j < ja read the left extension, ja <= j < jb only the
-    # input, jb <= j the right extension: chunks do not straddle ja and jb,
-    # so only the (narrow) edge chunks copy their rows
-    ja = min(max(ulo, 0), n1)
-    jb = min(max(uhi - K1 + 1, ja), n1)
-    j0 = 0
-    while j0 < n1:
-        cw = min(ch, n1 - j0)
-        if j0 < ja:
-            cw = min(cw, ja - j0)
-        elif j0 < jb:
-            cw = min(cw, jb - j0)
-        jn = np.uint64(cw)
-        # extended columns j0 .. e-1 feed this chunk: [j0, ca) and [cb, e)
-        # are outside the input, [ca, cb) inside
-        e = j0 + cw + K1 - 1
-        ca = min(max(ulo, j0), e)
-        cb = min(max(uhi, ca), e)
-        inside = ca == j0 and cb == e
+@CHUNKS@
         for sl in range(K0):
             for j in range(np.uint64(sl * ch), np.uint64(sl * ch + cw)):
                 acc[j] = zero
@@ -157,15 +182,7 @@ _U3 = np.uint64(3)
                 xr = np.uint64(row * sx + c0 + j0)
             else:
                 rb = row * sx
-                for u in range(j0, ca):
-                    cm = cmap[u]
-                    rowbuf[u - j0] = fillv if cm < 0 else xf[rb + cm]
-                rc = np.uint64(rb + c0)
-                for u in range(np.uint64(ca), np.uint64(cb)):
-                    rowbuf[u - np.uint64(j0)] = xf[rc + u]
-                for u in range(cb, e):
-                    cm = cmap[u]
-                    rowbuf[u - j0] = fillv if cm < 0 else xf[rb + cm]
+@COPYROW@
                 src = rowbuf
                 xr = np.uint64(0)
             k = ka
@@ -265,21 +282,8 @@ def source_exact(K0, K1):
         raise ValueError(f"exact kernels are for sizes up to {EXACT_MAX}, got {K0}x{K1}")
     NR = R + K0 - 1
     body = [f"    w{p}_{q} = wf[{p * K1 + q}]" for p in range(K0) for q in range(K1)]
+    body += _CHUNKS.splitlines()
     body += [
-        "    ja = min(max(ulo, 0), n1)",
-        "    jb = min(max(uhi - K1 + 1, ja), n1)",
-        "    j0 = 0",
-        "    while j0 < n1:",
-        "        cw = min(ch, n1 - j0)",
-        "        if j0 < ja:",
-        "            cw = min(cw, ja - j0)",
-        "        elif j0 < jb:",
-        "            cw = min(cw, jb - j0)",
-        "        jn = np.uint64(cw)",
-        "        e = j0 + cw + K1 - 1",
-        "        ca = min(max(ulo, j0), e)",
-        "        cb = min(max(uhi, ca), e)",
-        "        inside = ca == j0 and cb == e",
         "        i = rlo",
         "        while True:",
         f"            if i + {R} > rhi:",
@@ -299,23 +303,13 @@ def source_exact(K0, K1):
         "            else:",
         f"                for t in range({NR}):",
         "                    row = rmap[i + t]",
-        "                    d = t * W - j0",
         "                    if row < 0:",
-        "                        for u in range(j0, e):",
-        "                            ring[d + u] = fillv",
+        "                        for u in range(t * W, t * W + e - j0):",
+        "                            ring[u] = fillv",
         "                        continue",
         "                    rb = row * sx",
-        "                    for u in range(j0, ca):",
-        "                        cm = cmap[u]",
-        "                        ring[d + u] = fillv if cm < 0 else xf[rb + cm]",
-        "                    ud = np.uint64(t * W)",
-        "                    us = np.uint64(rb + c0 + j0)",
-        "                    for v in range(np.uint64(ca - j0), np.uint64(cb - j0)):",
-        "                        ring[ud + v] = xf[us + v]",
-        "                    for u in range(cb, e):",
-        "                        cm = cmap[u]",
-        "                        ring[d + u] = fillv if cm < 0 else xf[rb + cm]",
     ]
+    body += _copy_row("ring", "t * W", 20)
     body += [f"                b{t} = np.uint64({t} * W)" for t in range(NR)]
     body += _exact_loop(K0, K1, R, "ring", 16, staged)
     body += [
