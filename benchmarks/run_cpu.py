@@ -74,6 +74,9 @@ import scipy.signal  # noqa: E402
 
 import corrconv_gpu  # noqa: E402
 
+sys.path.insert(1, HERE)  # this folder: the shared CLI helpers
+from _cli import int_list, str_list  # noqa: E402
+
 try:
     import cv2  # noqa: E402
 except Exception:  # pragma: no cover - optional peer
@@ -588,14 +591,6 @@ def estimate(args):
 
 # -------------------------------------------------------------------- main
 
-def _ints(s):
-    return [int(v) for v in s.split(",") if v.strip()]
-
-
-def _strs(s):
-    return [v.strip() for v in s.split(",") if v.strip()]
-
-
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -622,10 +617,10 @@ def parse_args(argv=None):
                     help="print the grid and a rough runtime estimate, run nothing")
     a = ap.parse_args(argv)
     base = QUICK if a.quick else DEFAULT
-    a.sizes = _ints(a.sizes or base["sizes"])
-    a.dtypes = [str(np.dtype(d)) for d in _strs(a.dtypes or base["dtypes"])]
-    a.ks = sorted(_ints(a.ks or base["ks"]))
-    a.modes = _strs(a.modes or base["modes"])
+    a.sizes = int_list(a.sizes or base["sizes"])
+    a.dtypes = [str(np.dtype(d)) for d in str_list(a.dtypes or base["dtypes"])]
+    a.ks = sorted(int_list(a.ks or base["ks"]))
+    a.modes = str_list(a.modes or base["modes"])
     for m in a.modes:
         if m not in ("valid", "same"):
             ap.error(f"mode must be 'valid' or 'same' (got {m!r})")

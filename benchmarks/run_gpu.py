@@ -71,6 +71,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)  # the repository checkout wins
 
 import corrconv_gpu  # noqa: E402
+
+sys.path.insert(1, HERE)  # this folder: the shared CLI helpers
+from _cli import int_list, str_list  # noqa: E402
 from corrconv_gpu import _cost  # noqa: E402
 
 OURS = ("ours", "ours_direct", "ours_fft")
@@ -1052,14 +1055,6 @@ def main_measured(args, fake):
 
 # -------------------------------------------------------------------- main
 
-def _ints(s):
-    return [int(v) for v in s.split(",") if v.strip()]
-
-
-def _strs(s):
-    return [v.strip() for v in s.split(",") if v.strip()]
-
-
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1110,12 +1105,12 @@ def parse_args(argv=None):
     ap.add_argument("--emu-timeout", type=float, default=300.0)
     a = ap.parse_args(argv)
     base = FAKE if a.fake else QUICK if a.quick else DEFAULT
-    a.sizes = _ints(a.sizes or base["sizes"])
-    a.dtypes = [str(np.dtype(d)) for d in _strs(a.dtypes or base["dtypes"])]
+    a.sizes = int_list(a.sizes or base["sizes"])
+    a.dtypes = [str(np.dtype(d)) for d in str_list(a.dtypes or base["dtypes"])]
     for d in a.dtypes:
         if d not in TOL:
             ap.error(f"dtype must be float16, float32 or float64 (got {d!r})")
-    a.ks = sorted(_ints(a.ks or base["ks"]))
+    a.ks = sorted(int_list(a.ks or base["ks"]))
     if a.fake and a.overlap_size == 16384:
         a.overlap_size = 256     # the emulator: a tiny image
     if a.repeat is None:
