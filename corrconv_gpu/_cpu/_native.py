@@ -43,7 +43,7 @@ DTYPES = {
 _PARAMS = "piipiipiiiiiiPiPiiippp"
 
 _LOCK = threading.Lock()
-_KERNELS = {}      # (dtype, tap groups) -> ctypes function
+_KERNELS = {}      # (dtype, variant) -> ctypes function
 _KEEP = []         # objects whose lifetime must span the process (engines, cfuncs)
 
 
