@@ -57,17 +57,21 @@ def _runs(start, stop, n):
     return ((0, a, False), (a, b, True), (b, count, False))
 
 
-def extended_block(x, rows, cols, mode, fill, xp=np):
+def extended_block(x, rows, cols, mode, fill, xp=np, out=None):
     """``X[rows[0]:rows[1], cols[0]:cols[1]]`` of the boundary-extended ``x``.
 
     The part inside ``x`` is one slice copy; only the border strips are
-    gathered through index maps.
+    gathered through index maps.  ``out``: a 2-D array of the block's shape
+    to write into (cast to its dtype) instead of a new one.
     """
     ri, rin = extend_index(xp.arange(rows[0], rows[1]), x.shape[0], mode, xp)
     ci, cin = extend_index(xp.arange(cols[0], cols[1]), x.shape[1], mode, xp)
+    if out is None:
+        out = xp.empty((len(ri), len(ci)), dtype=x.dtype)
+    block = out
     if x.shape[0] == 0 or x.shape[1] == 0:  # only 'constant' gets here
-        return xp.full((len(ri), len(ci)), fill, dtype=x.dtype)
-    block = xp.empty((len(ri), len(ci)), dtype=x.dtype)
+        block[...] = fill
+        return block
     for r0, r1, rdirect in _runs(rows[0], rows[1], x.shape[0]):
         if r0 == r1:
             continue

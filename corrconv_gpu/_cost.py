@@ -22,28 +22,28 @@ import numpy as np
 METHODS = ("auto", "direct", "separable", "fft")
 
 # seconds per output, and per (output x tap), of the direct method; 2 threads,
-# fitted to the 'direct' column of benchmarks/results/cpu.json (2048^2 and
-# 4096^2, 'valid', K 3..63; e.g. float32 4096^2: K=3 0.0135 s, K=63 0.951 s;
-# float64: 0.0389 s, 1.73 s) and, for complex and int64, to 2048^2 K 3/15/31
+# fitted to the 'ours_direct' column of benchmarks/results/cpu.json (2048^2 and
+# 4096^2, K 3..63, the kernel of 2026-11-22; e.g. float32 4096^2 valid: K=3
+# 0.012 s, K=63 0.975 s; float64: 0.022 s, 1.82 s) and, for complex and int64,
+# to 2048^2 K 3/15/31
 DIRECT_S_PER_OUT = {
-    np.dtype(np.float32): 1.0e-9,
-    np.dtype(np.float64): 2.1e-9,
+    np.dtype(np.float32): 0.61e-9,
+    np.dtype(np.float64): 1.17e-9,
     np.dtype(np.complex64): 1.5e-9,
     np.dtype(np.complex128): 2.5e-9,
     np.dtype(np.int64): 1.2e-9,
 }
 DIRECT_S_PER_MAC = {
-    np.dtype(np.float32): 0.0145e-9,
-    np.dtype(np.float64): 0.029e-9,
+    np.dtype(np.float32): 0.0158e-9,
+    np.dtype(np.float64): 0.0309e-9,
     np.dtype(np.complex64): 0.47e-9,
     np.dtype(np.complex128): 0.50e-9,
     np.dtype(np.int64): 0.031e-9,
 }
-# the FFT method's own model (fitted single-threaded on a loaded machine)
-# underestimates its 2-thread wall time by this factor (median over the 42
-# 'valid' points of cpu.json), and each call pays a thread-pool start-up
-FFT_MODEL_SCALE = 2.2
-FFT_CALL_OVERHEAD_S = 1.5e-3
+# the FFT method's own model is in wall seconds (2 workers); a call also
+# pays the boundary-extended copy of a 'same'/'full' window and the checks
+FFT_MODEL_SCALE = 1.0
+FFT_CALL_OVERHEAD_S = 0.2e-3
 DIRECT_OVERHEAD_S = 5e-6
 FFT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64),
               np.dtype(np.complex64), np.dtype(np.complex128))

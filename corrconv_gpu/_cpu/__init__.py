@@ -2,10 +2,11 @@
 
 The whole output window goes to one method (``direct``: the compiled kernel,
 which reads the boundary extension itself through index maps; ``fft``: tiled
-overlap-save with scipy.fft; ``separable``: 1-D passes; ``generic``: NumPy,
-for object and long double) chosen by :mod:`.._cost`.  The methods other
-than ``direct`` read the input in place when the window lies inside it and
-a boundary-extended copy of the window's input otherwise.
+overlap-save with scipy.fft, which gathers its border tiles through the
+extension; ``separable``: 1-D passes; ``generic``: NumPy, for object and long
+double) chosen by :mod:`.._cost`.  ``separable`` and ``generic`` read the
+input in place when the window lies inside it and a boundary-extended copy of
+the window's input otherwise.
 """
 
 import math
@@ -100,10 +101,14 @@ def _execute_frame(plan, xc, wc, out, method, fast_float32):
     else:
         name = method
     fn = _method_fn(name)
+    # direct and fft read the boundary extension themselves
+    ext = {"boundary": plan.boundary, "fill": plan.fillvalue}
     if name == "direct":
-        # the kernel reads the boundary extension itself
+        fn(xc, r0, r1, wc, plan.flip, plan.conj, out, 0, 0, n0, n1, **ext)
+        return
+    if name == "fft":
         fn(xc, r0, r1, wc, plan.flip, plan.conj, out, 0, 0, n0, n1,
-           boundary=plan.boundary, fill=plan.fillvalue)
+           fast_float32=fast_float32, **ext)
         return
     if 0 <= r0 and r0 + n0 + k0 - 1 <= m0 and 0 <= r1 and r1 + n1 + k1 - 1 <= m1:
         src, sr, sc = xc, r0, r1          # the window lies inside the input
@@ -112,9 +117,7 @@ def _execute_frame(plan, xc, wc, out, method, fast_float32):
                              plan.boundary, plan.fillvalue)
         sr = sc = 0
     args = (src, sr, sc, wc, plan.flip, plan.conj, out, 0, 0, n0, n1)
-    if name == "fft":
-        fn(*args, fast_float32=fast_float32)
-    elif name == "separable":
+    if name == "separable":
         fn(*args, factors=factors)
     else:
         fn(*args)

@@ -17,22 +17,15 @@ built here, so no padded copy of the image is made.
 
 Threads: bands of output rows are independent, so large windows run as
 4 * threads bands, taken from a shared counter by the calling thread and
-threads - 1 pool workers (the kernel is called through ctypes, which
-releases the GIL).  Small windows (see ``_SERIAL_WORK``) run on the
-calling thread alone.  The thread count is ``numba.get_num_threads()``
-when Numba is imported, else ``NUMBA_NUM_THREADS``, else the CPUs this
-process may use.  The sum order of every output is fixed, so the result does
-not depend on the split.
+threads - 1 pool workers (:func:`.._threads.run_shared`; the kernel is called
+through ctypes, which releases the GIL).  Small windows (see
+``_SERIAL_WORK``) run on the calling thread alone.  The sum order of every
+output is fixed, so the result does not depend on the split.
 """
-import itertools
-import os
-import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from .._boundary import extend_index, inside_run
+from .._threads import num_threads, run_shared
 from ._direct_kernel import EXACT_CHUNK, EXACT_MAX, EXACT_ROWS, exact_ring_rows, taps
 from ._native import kernel
 
@@ -49,36 +42,6 @@ _CH_MAX = 8192
 # float32 on one core) a window runs on the calling thread alone: waking a
 # pool worker takes 0.03-0.15 ms on the development VM, more than it saves
 _SERIAL_WORK = 1 << 24
-
-_POOLS = {}
-_POOL_LOCK = threading.Lock()
-
-
-def num_threads():
-    """Threads for the direct method (see the module docstring)."""
-    numba = sys.modules.get("numba")
-    if numba is not None and hasattr(numba, "get_num_threads"):
-        return int(numba.get_num_threads())
-    env = os.environ.get("NUMBA_NUM_THREADS")
-    if env and env.strip().isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _pool(n):
-    """A thread pool of exactly n workers (created once per n and process:
-    a pool inherited through fork has no live threads)."""
-    key = (os.getpid(), n)
-    with _POOL_LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
-            pool = _POOLS[key] = ThreadPoolExecutor(
-                max_workers=n, thread_name_prefix="corrconv-direct")
-        return pool
-
 
 def _index_maps(xr0, c0, n0, n1, K0, K1, shape, boundary):
     """Row and column index maps of the window (one int64 array: rows first).
@@ -165,20 +128,7 @@ def correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1,
     if threads <= 1:
         run(0, n0)
         return
-    # The calling thread and threads - 1 pool workers take bands from a shared
-    # counter (several bands per thread: a worker that wakes late, or a busy
-    # core, gets fewer), so a call waits for at most one band after the work.
-    nband = min(n0 // EXACT_ROWS if exact else n0, 4 * threads)
+    # several bands per thread, taken from a shared counter
+    nband = max(1, min(n0 // EXACT_ROWS if exact else n0, 4 * threads))
     bounds = [n0 * t // nband for t in range(nband + 1)]
-    ticket = itertools.count()
-
-    def worker():
-        for t in iter(ticket.__next__, None):
-            if t >= nband:
-                return
-            run(bounds[t], bounds[t + 1])
-
-    futs = [_pool(threads - 1).submit(worker) for _ in range(threads - 1)]
-    worker()
-    for f in futs:
-        f.result()
+    run_shared(nband, lambda t: run(bounds[t], bounds[t + 1]), threads)

@@ -8,20 +8,36 @@ Algorithm (overlap-save)
 ------------------------
 The output window is cut into tiles of ``T0 x T1`` output pixels.  The input
 needed by one tile is an ``L0 x L1`` block with ``L = T + K - 1``; ``L`` is
-chosen among FFT-friendly (2,3,5-smooth) lengths by a small cost model, so
-that the tile stays cache-sized on the CPU (``L`` about 128-512).  The kernel
-spectrum ``H`` is computed once per call.  Tiles are processed in batches: the
-input blocks of a batch are copied (one strided copy per run of equally spaced
-tiles, no per-tile Python loop) into one staging buffer of shape
-``(b0, b1, L0, L1)``, transformed with one batched ``rfft2`` (real) or ``fft2``
-(complex) over the last two axes (so the FFT workers parallelise over tiles),
-multiplied by ``H`` and transformed back; the valid ``T0 x T1`` part of every
-circular convolution is written straight into ``out`` through a strided view.
-The last tile on an axis is shifted back so that it ends at the window edge
-(all tiles have the same size; the overlap is written twice).  When the window
-is thinner than a tile on an axis (e.g. a border strip two rows tall), that
-axis uses a single tile of length ``next_fast_len(n + K - 1)``: the extra rows
-of the staging buffer stay zero.
+chosen among FFT-friendly (2,3,5-smooth) lengths by a cost model measured on
+this kind of machine (:func:`plan_tiles`).  The kernel spectrum ``H`` (a
+complex ``L0 x L1`` transform) is computed once per call.
+
+Every transform is complex-to-complex and in place (``overwrite_x``), into a
+staging buffer reused across calls of a thread (NumPy only; see
+:func:`_workspace`), so a call allocates nothing per tile.  Real data puts
+two tiles in each complex *slot*, one in the real part and one in the
+imaginary part: the kernel is real, so the circular convolution of
+``a + i b`` is ``(a * h) + i (b * h)`` and the two results are read back from
+the real and imaginary parts (the classic two-for-one real FFT; it does the
+work of an rfft2 / irfft2 pair, and pocketfft's complex transforms are
+faster than its float64 ``irfft2`` on this machine).  Complex data takes one
+tile per slot.  A slot is filled by slicing ``x`` (tiles inside it) or, for
+border tiles when a ``boundary`` is given, by
+:func:`~corrconv_gpu._boundary.extended_block` writing straight into the
+slot, so 'same' and 'full' windows need no padded copy of the image.  Then
+``fft2``, a product with ``H``, ``ifft2``, and the valid ``T0 x T1`` part of
+each tile goes to ``out``.
+
+On the CPU, batches of slots run on the threads of :mod:`.._threads` (the
+calling thread and a pool taking batches from a counter), each with one FFT
+worker, so the copies and the product run in parallel too; a window of a
+single slot gets all the FFT workers instead.  The last tile on an axis is
+shifted back so that it ends at the window edge (all tiles have the same
+size) and writes only the outputs the tile before it did not, so every
+output is written once and the result does not depend on the thread count.
+When the window is thinner than a tile on an axis, that axis uses a single
+tile of length ``next_fast_len(n + K - 1)`` whose padding is zeroed per
+batch.
 
 Correlation with ``W`` equals convolution with the reversed kernel, so the
 kernel spectrum is built from ``w`` itself when ``flip`` is set and from the
@@ -31,7 +47,8 @@ buffer, which has to be done anyway); ``conj`` conjugates that buffer.
 Precision
 ---------
 By default float32 / complex64 inputs are computed with float64 / complex128
-FFTs (the staging buffer is float64; the result is cast back to ``out.dtype``).
+FFTs (the staging buffer is complex128; the result is cast back to
+``out.dtype``).
 Single-precision FFTs have an error of about ``1e-7 * sum|w| * max|x|`` that is
 spread uniformly over the image, so pixels far below the image maximum lose
 their *relative* accuracy (pixels at 1e-4 of the maximum had 1e-3..3e-2
@@ -42,11 +59,14 @@ in double precision.
 """
 
 import functools
-import importlib
 import inspect
+import math
 import os
+import threading
 
 import numpy as np
+
+from .._boundary import extended_block
 
 __all__ = ["fft_correlate_window", "fft_cost_estimate", "plan_tiles"]
 
@@ -56,43 +76,45 @@ __all__ = ["fft_correlate_window", "fft_cost_estimate", "plan_tiles"]
 # scipy.fft 1.17 / pocketfft, workers=2)
 # ----------------------------------------------------------------------------
 
-#: Largest FFT length per axis for the multi-tile (CPU) path; a tile of
-#: ``L0 * L1`` work elements should stay within the per-core L2 cache.
-CPU_MAX_L = 512
+#: Largest FFT length per axis for the multi-tile (CPU) path.
+CPU_MAX_L = 1100
 #: Largest FFT length per axis for non-NumPy namespaces (GPU): big tiles.
 GPU_MAX_L = 4096
-#: Target size in bytes of the (real-valued) staging buffer of one batch.
-CPU_BATCH_BYTES = 4 << 20
+#: Target size in bytes of the complex staging buffer of one batch.
+CPU_BATCH_BYTES = 8 << 20
 GPU_BATCH_BYTES = 256 << 20
 
-# Cost model (single-thread CPU seconds, fitted by NNLS to measured runs of
-# this function with forced tile sizes, 2048^2 real / 1024^2 complex, K=3..31,
-# L=48..768, workers=1; the machine was shared, so the fit is +-30%):
+# Cost model, wall seconds on 2 threads, fitted to timings of in-place
+# fft2 * H ifft2 batches (L = 64..1024) and of this function with forced tile
+# sizes (512^2..4096^2, K = 7..63), then checked against the best forced
+# plan (the picks were within run-to-run noise, +-20%, of the best):
 #
-#   cpu = n_tiles * (F * (A * N * log2(N) + B * N + G * lines) + C)
-#         + D * n0 * n1 + kernel
-#   wall = cpu / PAR + E
+#   slot  = N * E(N) * ALIAS       (in-place fft2, multiply, ifft2 of one
+#                                   L0 x L1 complex slot: two real tiles
+#                                   or one complex tile)
+#   tile  = COPY * (L0*L1 + T0*T1) + TILE_OVERHEAD   (gather, scatter)
+#   total = slots * slot + tiles * tile + batches * BATCH_OVERHEAD
+#           + N * E(N) / 2 (kernel spectrum) + CALL_OVERHEAD
 #
-# with N = L0 * L1 work elements per tile, lines = L0 + L1 the number of 1-D
-# transforms per tile (penalises very thin tiles), and F = COMPLEX_FACTOR for
-# complex data, 1 for real data (rfft2).  PAR is the parallel speed-up of the batched
-# transforms with 2 workers, E the fixed per-call overhead (plan, kernel
-# buffer, Python).
+# E(N) is the time per complex element, higher once a slot leaves the L2
+# cache; ALIAS penalises rows of a multiple of 8 KiB (power-of-two lengths:
+# the column transforms then hit the same cache sets).
+#: complex itemsize -> (E in cache, E out of cache, cache bytes, COPY)
 _COST = {
-    # work itemsize (real part) -> (A, B, C, D)
-    4: (0.12e-9, 1.5e-9, 6.0e-6, 5.0e-9),
-    8: (0.38e-9, 3.0e-9, 10.0e-6, 3.0e-9),
+    8: (5.0e-9, 7.5e-9, 1 << 19, 1.0e-9),
+    16: (11.0e-9, 15.0e-9, 5 << 19, 1.3e-9),
 }
-LINE_COST = 50e-9  # G
-COMPLEX_FACTOR = 2.5
-PAR = 1.8
+ALIAS_BYTES = 8192
+ALIAS_FACTOR = 1.8
+TILE_OVERHEAD = 8e-6
+BATCH_OVERHEAD = 40e-6
 CALL_OVERHEAD = 60e-6
 #: Same form, used only to *choose tiles* for non-NumPy namespaces (GPU):
 #: transforms are cheap, the per-batch launch overhead dominates small tiles,
 #: there is no cache limit.  Not calibrated (no GPU on the dev machine).
 _COST_GPU = {
-    4: (0.01e-9, 0.02e-9, 0.05e-6, 0.02e-9),
-    8: (0.02e-9, 0.04e-9, 0.05e-6, 0.04e-9),
+    8: (0.02e-9, 0.02e-9, 1 << 62, 0.01e-9),
+    16: (0.04e-9, 0.04e-9, 1 << 62, 0.02e-9),
 }
 
 
@@ -111,26 +133,21 @@ def _smooth_numbers(limit, primes=(2, 3, 5)):
 _SMOOTH = np.array(_smooth_numbers(1 << 16), dtype=np.int64)
 
 
-def _next_smooth(n, even=False):
-    """Smallest 2,3,5-smooth integer >= n (even if asked, for rfft)."""
+def _next_smooth(n):
+    """Smallest 2,3,5-smooth integer >= n."""
     cand = _SMOOTH[_SMOOTH >= n]
-    if even:
-        cand = cand[cand % 2 == 0]
     if cand.size:
         return int(cand[0])
     # beyond the table: power of two
     return 1 << (int(n) - 1).bit_length()
 
 
-def _axis_candidates(n, K, max_l, even):
+def _axis_candidates(n, K, max_l):
     """FFT lengths worth trying on one axis (each gives >= 1 output per tile)."""
-    single = _next_smooth(n + K - 1, even)
+    single = _next_smooth(n + K - 1)
     hi = max(max_l, 4 * K)
     c = _SMOOTH[(_SMOOTH >= K + 1) & (_SMOOTH < min(single, hi + 1))]
-    if even:
-        c = c[c % 2 == 0]
-    c = np.append(c, single)
-    return np.unique(c)
+    return np.unique(np.append(c, single))
 
 
 class _Axis:
@@ -150,50 +167,54 @@ class _Axis:
             self.count = -(-n // T)
             self.nreg = self.count if n % T == 0 else self.count - 1
 
-    def segments(self, a, b):
-        """Runs of equally spaced tiles in tile range [a, b):
-        yields (offset in batch, number, first start, step)."""
-        r = min(b, self.nreg)
-        if r > a:
-            yield 0, r - a, a * self.tout, self.tout
-        if b > self.nreg:
-            yield max(self.nreg, a) - a, 1, self.n - self.tout, self.tout
+    def starts(self):
+        """``(offset, skip)`` of every tile, in order: the tile covers outputs
+        ``offset .. offset + tout - 1`` and writes those from ``offset + skip``
+        on, so that every output is written once (the last tile, shifted back
+        to end at the window edge, skips the outputs of the one before)."""
+        return [(i * self.tout, 0) for i in range(self.nreg)] + (
+            [(self.n - self.tout, self.nreg * self.tout - (self.n - self.tout))]
+            if self.nreg < self.count else [])
 
     def __repr__(self):
         return "_Axis(L=%d, tout=%d, lin=%d, count=%d)" % (
             self.L, self.tout, self.lin, self.count)
 
 
-def _model_total(nt, N, lines, n0, n1, consts, cplx, gpu=False):
-    A, B, C, D = consts
-    f = COMPLEX_FACTOR if cplx else 1.0
-    logn = np.log2(np.maximum(N, 2))
-    g = 0.0 if gpu else LINE_COST
-    per_tile = f * (A * N * logn + B * N + g * lines) + C
-    kernel = f * (A * N * logn + B * N)
-    par = np.where(nt > 1, PAR, 1.0 + (PAR - 1.0) * 0.5)
-    return (nt * per_tile + D * n0 * n1 + kernel) / par + CALL_OVERHEAD
+def _model_total(L0, L1, t0, t1, n0, n1, citem, gpu=False):
+    """The parts of the modelled wall time of tile plans (arrays of L0 x L1
+    with output tiles t0 x t1, broadcast) for an ``n0 x n1`` window and
+    complex itemsize ``citem``: (tiles, seconds per slot, seconds per tile)."""
+    e_in, e_out, cache, copy = (_COST_GPU if gpu else _COST)[citem]
+    N = L0 * L1
+    e = np.where(N * citem <= cache, e_in, e_out)
+    if not gpu:
+        e = np.where((L1 * citem) % ALIAS_BYTES == 0, e * ALIAS_FACTOR, e)
+    nt = np.ceil(n0 / t0) * np.ceil(n1 / t1)
+    return nt, N * e, copy * (N + t0 * t1) + (0.0 if gpu else TILE_OVERHEAD)
 
 
 @functools.lru_cache(maxsize=512)
 def plan_tiles(n0, n1, K0, K1, cplx, itemsize, gpu=False):
-    """Choose FFT lengths (L0, L1) for a window; returns (ax0, ax1, seconds)."""
+    """Choose FFT lengths (L0, L1) for a window; returns (ax0, ax1, seconds).
+
+    ``itemsize`` is the real itemsize of the transforms (4 or 8); real data
+    puts two tiles in each complex slot."""
     max_l = GPU_MAX_L if gpu else CPU_MAX_L
-    consts = (_COST_GPU if gpu else _COST)[itemsize]
-    c0 = _axis_candidates(n0, K0, max_l, even=False)
-    c1 = _axis_candidates(n1, K1, max_l, even=not cplx)
-    t0 = np.minimum(c0 - K0 + 1, n0)
-    t1 = np.minimum(c1 - K1 + 1, n1)
-    nt0 = -(-n0 // t0)
-    nt1 = -(-n1 // t1)
-    N = c0[:, None].astype(np.float64) * c1[None, :]
-    nt = nt0[:, None].astype(np.float64) * nt1[None, :]
-    lines = c0[:, None].astype(np.float64) + c1[None, :]
-    tot = _model_total(nt, N, lines, n0, n1, consts, cplx, gpu)
-    if not gpu:
-        # out-of-cache penalty for multi-tile plans with huge tiles
-        big = (N * itemsize * (2 if cplx else 1)) > (2 << 20)
-        tot = np.where(big & (nt > 1), tot * 1.5, tot)
+    citem = 2 * itemsize
+    c0 = _axis_candidates(n0, K0, max_l)
+    c1 = _axis_candidates(n1, K1, max_l)
+    t0 = np.minimum(c0 - K0 + 1, n0)[:, None].astype(np.float64)
+    t1 = np.minimum(c1 - K1 + 1, n1)[None, :].astype(np.float64)
+    L0 = c0[:, None].astype(np.float64)
+    L1 = c1[None, :].astype(np.float64)
+    nt, slot, tile = _model_total(L0, L1, t0, t1, n0, n1, citem, gpu)
+    per = 1 if cplx else 2
+    nslots = np.ceil(nt / per)
+    bs = np.minimum(nslots, np.maximum(
+        1, (CPU_BATCH_BYTES if not gpu else GPU_BATCH_BYTES) // (L0 * L1 * citem)))
+    tot = (nslots * slot + nt * tile + np.ceil(nslots / bs) * BATCH_OVERHEAD
+           + slot / 2 + CALL_OVERHEAD)
     i, j = np.unravel_index(int(np.argmin(tot)), tot.shape)
     ax0 = _Axis(n0, K0, int(c0[i]))
     ax1 = _Axis(n1, K1, int(c1[j]))
@@ -228,15 +249,30 @@ def _fft_kwargs(func):
     return frozenset(k for k in ("workers", "overwrite_x") if k in params)
 
 
-def _stride_tricks(xp):
-    st = getattr(getattr(xp, "lib", None), "stride_tricks", None)
-    if st is None:
-        st = importlib.import_module(xp.__name__ + ".lib.stride_tricks")
-    return st
+#: Largest staging buffer kept for reuse per thread (bytes); larger ones are
+#: allocated per call.
+WORKSPACE_MAX_BYTES = 2 * CPU_BATCH_BYTES
+_TLS = threading.local()
+
+
+def _workspace(shape, dtype):
+    """An uninitialised NumPy buffer of ``shape``, reused across calls of one
+    thread.  A fresh multi-megabyte array per call costs a page fault per 4 KiB
+    when the allocator has returned the memory to the system: 2,000 faults
+    and about 4 ms of a 9 ms call at 512x512 on the development machine."""
+    n = math.prod(shape)
+    if n * dtype.itemsize > WORKSPACE_MAX_BYTES:
+        return np.empty(shape, dtype)
+    buf = getattr(_TLS, "buf", None)
+    if buf is None or buf.dtype != dtype or buf.size < n:
+        buf = np.empty(n, dtype)
+        _TLS.buf = buf
+    return buf[:n].reshape(shape)
 
 
 def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
-                         xp=None, fft=None, fast_float32=False, workers=None):
+                         xp=None, fft=None, fast_float32=False, workers=None,
+                         boundary=None, fill=0):
     """Correlate a window of ``x`` with ``w`` by tiled overlap-save FFT.
 
     For ``0 <= i < n0``, ``0 <= j < n1``::
@@ -244,10 +280,15 @@ def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
         out[or0+i, oc0+j] = sum_{p<K0, q<K1} x[xr0+i+p, xc0+j+q] * W(p, q)
 
     with ``(K0, K1) = w.shape``, ``W(p, q) = w[K0-1-p, K1-1-q]`` if ``flip``
-    else ``w[p, q]``, complex-conjugated if ``conj``.  The caller guarantees
-    that every index is in bounds.  ``x``, ``w`` and ``out`` are 2-D arrays of
-    one dtype among float32, float64, complex64, complex128; the result is
-    written into ``out`` (cast to ``out.dtype``).
+    else ``w[p, q]``, complex-conjugated if ``conj``.  With ``boundary=None``
+    the caller guarantees that every index of ``x`` is in bounds; with a
+    boundary mode of :func:`~corrconv_gpu._boundary.extend_index` (and
+    ``fill`` for ``'constant'``) ``x`` is read through that extension, so the
+    window may reach outside it: tiles inside ``x`` are sliced, the others
+    gathered by :func:`~corrconv_gpu._boundary.extended_block` straight into
+    the staging buffer.  ``x``, ``w`` and ``out`` are 2-D arrays of one dtype
+    among float32, float64, complex64, complex128; the result is written into
+    ``out`` (cast to ``out.dtype``).
 
     ``xp`` is the array namespace (default ``numpy``), ``fft`` the FFT module
     (default ``scipy.fft``); ``workers`` (default ``os.cpu_count()``) and
@@ -273,33 +314,29 @@ def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
 
     K0, K1 = (int(k) for k in w.shape)
     xr0, xc0, or0, oc0 = int(xr0), int(xc0), int(or0), int(oc0)
-    # cheap insurance: the strided views below must never leave the arrays
-    if (min(xr0, xc0, or0, oc0) < 0 or K0 < 1 or K1 < 1
-            or xr0 + n0 + K0 - 1 > x.shape[0] or xc0 + n1 + K1 - 1 > x.shape[1]
-            or or0 + n0 > out.shape[0] or oc0 + n1 > out.shape[1]):
+    M0, M1 = (int(m) for m in x.shape)
+    # cheap insurance: the slices below must never leave the arrays
+    if (min(or0, oc0) < 0 or K0 < 1 or K1 < 1
+            or or0 + n0 > out.shape[0] or oc0 + n1 > out.shape[1]
+            or (boundary is None and (
+                min(xr0, xc0) < 0 or xr0 + n0 + K0 - 1 > M0
+                or xc0 + n1 + K1 - 1 > M1))):
         raise ValueError("fft_correlate_window: window out of bounds")
     dt = np.dtype(x.dtype)
     cplx = dt.kind == "c"
     itemsize = _work_itemsize(dt, fast_float32)
-    rdt = np.dtype(np.float32 if itemsize == 4 else np.float64)
-    wdt = np.dtype(np.complex64 if itemsize == 4 else np.complex128) if cplx else rdt
+    wdt = np.dtype(np.complex64 if itemsize == 4 else np.complex128)
     is_numpy = xp is np
 
     ax0, ax1, _ = plan_tiles(n0, n1, K0, K1, cplx, itemsize, not is_numpy)
     L0, L1 = ax0.L, ax1.L
-
-    if cplx:
-        fwd, inv = fft.fft2, fft.ifft2
-    else:
-        fwd, inv = fft.rfft2, fft.irfft2
-    kw_f = {}
-    kw_i = {}
-    if "workers" in _fft_kwargs(fwd):
-        kw_f["workers"] = workers
-    if "workers" in _fft_kwargs(inv):
-        kw_i["workers"] = workers
-    if "overwrite_x" in _fft_kwargs(inv):
-        kw_i["overwrite_x"] = True
+    fwd, inv = fft.fft2, fft.ifft2
+    kw_f, kw_i = {}, {}
+    for f, kw in ((fwd, kw_f), (inv, kw_i)):
+        if "workers" in _fft_kwargs(f):
+            kw["workers"] = workers
+        if "overwrite_x" in _fft_kwargs(f):
+            kw["overwrite_x"] = True      # complex in, complex out: in place
     axes = (-2, -1)
 
     # ---- kernel spectrum, once per call ----------------------------------
@@ -309,53 +346,72 @@ def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
     hbuf[:K0, :K1] = w if flip else w[::-1, ::-1]
     if conj and cplx:
         hbuf = xp.conj(hbuf)
-    H = fwd(hbuf, s=(L0, L1), axes=axes, **kw_f)
+    H = fwd(hbuf, axes=axes, **kw_f)
     del hbuf
 
-    # ---- batching ----------------------------------------------------------
-    batch_bytes = CPU_BATCH_BYTES if is_numpy else GPU_BATCH_BYTES
-    tile_bytes = L0 * L1 * wdt.itemsize
-    bmax = max(1, batch_bytes // tile_bytes)
+    # ---- tiles, slots and batches -----------------------------------------
+    # real data: two tiles per complex slot (real and imaginary part); the
+    # kernel is real, so the two circular convolutions stay apart.
+    tiles = [(s0, s1) for s0 in ax0.starts() for s1 in ax1.starts()]
+    per = 1 if cplx else 2
+    nslots = -(-len(tiles) // per)
+    slot_bytes = L0 * L1 * wdt.itemsize
     if is_numpy:
-        bmax = max(bmax, min(int(workers) if workers > 0 else 1, 8))
-    bt1 = min(ax1.count, bmax)
-    bt0 = min(ax0.count, max(1, bmax // bt1))
-    # staging buffer: only [:lin0, :lin1] of each tile is ever written, so the
-    # zero padding of thin (single-tile) axes survives across batches.
-    stage = xp.zeros((bt0 * bt1, L0, L1), dtype=wdt)
-
-    st = _stride_tricks(xp)
-    as_strided = st.as_strided
-    sx0, sx1 = x.strides
-    so0, so1 = out.strides
+        # batches of slots run on threads, one FFT worker each (copies and
+        # the product run in parallel too); a single slot gets all workers
+        from .._threads import num_threads, run_shared
+        threads = max(1, min(num_threads(), nslots))
+        bs = max(1, min(-(-nslots // threads),
+                        CPU_BATCH_BYTES // (threads * slot_bytes)))
+        if threads > 1:
+            for kw in (kw_f, kw_i):
+                if "workers" in kw:
+                    kw["workers"] = 1
+    else:
+        threads, bs = 1, max(1, min(nslots, GPU_BATCH_BYTES // slot_bytes))
+    nbatch = -(-nslots // bs)
     lin0, lin1 = ax0.lin, ax1.lin
     to0, to1 = ax0.tout, ax1.tout
     k0, k1 = K0 - 1, K1 - 1
 
-    for a0 in range(0, ax0.count, bt0):
-        b0 = min(a0 + bt0, ax0.count)
-        segs0 = list(ax0.segments(a0, b0))
-        for a1 in range(0, ax1.count, bt1):
-            b1 = min(a1 + bt1, ax1.count)
-            segs1 = list(ax1.segments(a1, b1))
-            nb0, nb1 = b0 - a0, b1 - a1
-            buf = stage[: nb0 * nb1].reshape(nb0, nb1, L0, L1)
-            # gather the input blocks: one strided copy per pair of runs
-            for d0, m0, s0, p0 in segs0:
-                for d1, m1, s1, p1 in segs1:
-                    src = as_strided(
-                        x[xr0 + s0:, xc0 + s1:], shape=(m0, m1, lin0, lin1),
-                        strides=(p0 * sx0, p1 * sx1, sx0, sx1))
-                    buf[d0:d0 + m0, d1:d1 + m1, :lin0, :lin1] = src
-            X = fwd(buf, axes=axes, **kw_f)
-            X *= H
-            y = inv(X, s=(L0, L1), axes=axes, **kw_i)
-            del X
-            y = y[:, :, k0:k0 + to0, k1:k1 + to1]
-            for d0, m0, s0, p0 in segs0:
-                for d1, m1, s1, p1 in segs1:
-                    dst = as_strided(
-                        out[or0 + s0:, oc0 + s1:], shape=(m0, m1, to0, to1),
-                        strides=(p0 * so0, p1 * so1, so0, so1))
-                    dst[...] = y[d0:d0 + m0, d1:d1 + m1]
-            del y
+    def batch(b):
+        first = b * bs
+        nb = min(bs, nslots - first)
+        Z = (_workspace((nb, L0, L1), wdt) if is_numpy
+             else xp.empty((nb, L0, L1), dtype=wdt))
+        # only [:lin0, :lin1] of a slot is written below; the rest is the
+        # zero padding of thin (single-tile) axes
+        if lin0 < L0:
+            Z[:, lin0:] = 0
+        if lin1 < L1:
+            Z[:, :lin0, lin1:] = 0
+        parts = (Z,) if cplx else (Z.real, Z.imag)
+        for j in range(nb):
+            for k, part in enumerate(parts):
+                i = (first + j) * per + k
+                if i >= len(tiles):       # the odd tile's partner
+                    part[j, :lin0, :lin1] = 0
+                    continue
+                a0, a1 = xr0 + tiles[i][0][0], xc0 + tiles[i][1][0]
+                if 0 <= a0 and a0 + lin0 <= M0 and 0 <= a1 and a1 + lin1 <= M1:
+                    part[j, :lin0, :lin1] = x[a0:a0 + lin0, a1:a1 + lin1]
+                else:
+                    extended_block(x, (a0, a0 + lin0), (a1, a1 + lin1), boundary,
+                                   fill, xp=xp, out=part[j, :lin0, :lin1])
+        Z = fwd(Z, axes=axes, **kw_f)
+        Z *= H
+        Z = inv(Z, axes=axes, **kw_i)
+        parts = (Z,) if cplx else (Z.real, Z.imag)
+        for j in range(nb):
+            for k, part in enumerate(parts):
+                i = (first + j) * per + k
+                if i < len(tiles):
+                    (s0, u0), (s1, u1) = tiles[i]
+                    out[or0 + s0 + u0:or0 + s0 + to0, oc0 + s1 + u1:oc0 + s1 + to1] = \
+                        part[j, k0 + u0:k0 + to0, k1 + u1:k1 + to1]
+
+    if threads > 1:
+        run_shared(nbatch, batch, threads)
+    else:
+        for b in range(nbatch):
+            batch(b)
