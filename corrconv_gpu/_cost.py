@@ -17,6 +17,8 @@ inputs or fill values holding NaN or Inf (an FFT spreads them over a whole
 tile, where SciPy confines them to the outputs that read them).
 """
 
+import functools
+
 import numpy as np
 
 METHODS = ("auto", "direct", "separable", "fft")
@@ -62,9 +64,11 @@ def direct_cost(n0, n1, k0, k1, dtype):
     return DIRECT_OVERHEAD_S + n * (DIRECT_S_PER_OUT[dtype] + k0 * k1 * DIRECT_S_PER_MAC[dtype])
 
 
+@functools.lru_cache(maxsize=1024)
 def choose_cpu(n0, n1, k0, k1, dtype, fast_float32=False, rank=None, fft_ok=True):
     """The cheapest of 'direct', 'separable' (when ``rank``) and 'fft' (when
-    ``fft_ok`` and a float dtype) for one window of the CPU backend."""
+    ``fft_ok`` and a float dtype) for one window of the CPU backend.
+    Memoized: a pure function of its arguments."""
     from ._methods.fft import fft_cost_estimate
     from ._methods.separable import separable_cost_estimate
 
