@@ -187,3 +187,21 @@ def test_plan_prefers_tiles_over_one_huge_transform():
     # a thin window: one tile on the thin axis
     ax0, ax1, _ = F.plan_tiles(2, 4000, 3, 3, False, 8)
     assert ax0.count == 1 and ax0.lin == 4
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_spectrum_cache_keys_on_weights_flip_and_conj(dtype):
+    """Memoized kernel spectra: a new kernel of the same shape, or the same
+    kernel flipped or conjugated, never reuses a stale spectrum."""
+    rng = np.random.default_rng(13)
+    x = _data((120, 110), dtype, rng)
+    w1, w2 = _data((9, 9), dtype, rng), _data((9, 9), dtype, rng)
+    n0, n1 = 112, 102
+    for w in (w1, w2, w1):
+        for flip, conj in [(False, False), (True, False), (False, True), (True, True)]:
+            out = np.empty((n0, n1), dtype=dtype)
+            F.fft_correlate_window(x, 0, 0, w, flip, conj, out, 0, 0, n0, n1)
+            want = _expected(x, 0, 0, w, flip, conj, n0, n1)
+            assert np.abs(out - want).max() <= _tol(x, w, dtype)
+    assert 0 < len(F._SPECTRA) <= F.SPECTRUM_CACHE_ENTRIES
+    assert all(not H.flags.writeable for H in F._SPECTRA.values())

@@ -58,6 +58,7 @@ scale ``~1e-6 * sum|w| * max|x|``).  float64 / complex128 are always computed
 in double precision.
 """
 
+import collections
 import functools
 import inspect
 import math
@@ -270,6 +271,33 @@ def _workspace(shape, dtype):
     return buf[:n].reshape(shape)
 
 
+#: Kernel spectra kept (NumPy): the last few, each at most this many bytes.
+SPECTRUM_CACHE_ENTRIES = 4
+SPECTRUM_CACHE_MAX_BYTES = 8 << 20
+_SPECTRA = collections.OrderedDict()
+_SPECTRA_LOCK = threading.Lock()
+
+
+def _spectrum_cached(key, compute):
+    """The kernel spectrum for ``key`` (the weights' bytes, dtype, shape,
+    flip, conj, FFT lengths and work dtype), computed by ``compute()`` on a
+    miss.  A stack of frames, or a video filtered frame by frame with one
+    kernel, transforms the kernel once.  Read-only."""
+    with _SPECTRA_LOCK:
+        H = _SPECTRA.get(key)
+        if H is not None:
+            _SPECTRA.move_to_end(key)
+            return H
+    H = compute()
+    H.flags.writeable = False
+    if H.nbytes <= SPECTRUM_CACHE_MAX_BYTES:
+        with _SPECTRA_LOCK:
+            _SPECTRA[key] = H
+            while len(_SPECTRA) > SPECTRUM_CACHE_ENTRIES:
+                _SPECTRA.popitem(last=False)
+    return H
+
+
 def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
                          xp=None, fft=None, fast_float32=False, workers=None,
                          boundary=None, fill=0):
@@ -339,15 +367,22 @@ def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
             kw["overwrite_x"] = True      # complex in, complex out: in place
     axes = (-2, -1)
 
-    # ---- kernel spectrum, once per call ----------------------------------
+    # ---- kernel spectrum, once per call (NumPy: memoized) ----------------
     # correlation with W == convolution with h, h[k] = W(K-1-k):
     # flip -> h = w, no flip -> h = w reversed (a view).
-    hbuf = xp.zeros((L0, L1), dtype=wdt)
-    hbuf[:K0, :K1] = w if flip else w[::-1, ::-1]
-    if conj and cplx:
-        hbuf = xp.conj(hbuf)
-    H = fwd(hbuf, axes=axes, **kw_f)
-    del hbuf
+    def spectrum():
+        hbuf = xp.zeros((L0, L1), dtype=wdt)
+        hbuf[:K0, :K1] = w if flip else w[::-1, ::-1]
+        if conj and cplx:
+            hbuf = xp.conj(hbuf)
+        return fwd(hbuf, axes=axes, **kw_f)
+
+    if is_numpy:
+        H = _spectrum_cached((np.ascontiguousarray(w).tobytes(), w.dtype.str, w.shape,
+                              bool(flip), bool(conj and cplx), L0, L1, wdt.str),
+                             spectrum)
+    else:
+        H = spectrum()
 
     # ---- tiles, slots and batches -----------------------------------------
     # real data: two tiles per complex slot (real and imaginary part); the
