@@ -88,6 +88,26 @@ def test_window_with_boundary_matches_extended_copy(dtype, boundary, variant):
             assert _close(got, want, dtype), (kshape, xr0, xc0, flip, variant)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128])
+@pytest.mark.parametrize("boundary", ["constant", "wrap", "symmetric"])
+def test_wide_windows_with_edge_chunks(dtype, boundary, variant):
+    """Windows wider than a column chunk: the widened edge chunks (which copy
+    their rows) and the interior chunks between them (read in place)."""
+    rng = np.random.default_rng(17)
+    x = _data((9, 1300), dtype, rng)
+    fill = 2 if boundary == "constant" else None
+    for kshape, (xr0, xc0), (n0, n1) in [
+            ((3, 3), (-1, -1), (9, 1300)),          # 'same'
+            ((5, 13), (-4, -12), (13, 1312)),       # 'full'
+            ((3, 5), (0, 700), (7, 620)),           # right edge only
+            ((3, 3), (-1, -1), (9, 600)),           # left edge only
+            ((13, 5), (-6, -2), (9, 1300))]:        # ring kernel, tall kernel
+        w = _data(kshape, dtype, rng)
+        got = _run(x, xr0, xc0, w, n0, n1, boundary, fill)
+        want = _expected(x, xr0, xc0, w, False, False, n0, n1, boundary, fill)
+        assert _close(got, want, dtype), (kshape, xr0, xc0, variant)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_exact_and_ring_variants_are_bitwise_equal(dtype, monkeypatch):
     rng = np.random.default_rng(7)

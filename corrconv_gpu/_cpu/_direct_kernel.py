@@ -116,13 +116,27 @@ def source(tset):
             .replace("@BLOCKS@", "\n".join(lines)))
 
 
+#: The edge chunks (which read the boundary extension through a row copy)
+#: are widened into the interior to this many columns, or to the whole
+#: window when it fits in one chunk: an edge chunk of K1 // 2 columns runs
+#: its whole row loop for a few outputs per row (512x512 'same' 7x7 took
+#: 0.65 ms against 0.40 ms for 'valid'; now 0.36 ms), and copying full chunks
+#: cost the 5x5-and-smaller kernel ~15% on wide windows.
+EDGE_CHUNK = 64
+
 # the column chunks of a band (shared by both kernels): the loop header
 _CHUNKS = '''\
     # output columns j < ja read the left extension, ja <= j < jb only the
-    # input, jb <= j the right extension: chunks do not straddle ja and jb,
-    # so only the (narrow) edge chunks copy their rows
+    # input, jb <= j the right extension; the edge chunks are widened into
+    # the interior (EDGE_CHUNK) and only they copy their rows: chunks do not
+    # straddle ja or jb
     ja = min(max(ulo, 0), n1)
     jb = min(max(uhi - K1 + 1, ja), n1)
+    we = ch if n1 <= ch else min(ch, @EDGE@)
+    if ja > 0:
+        ja = min(max(ja, we), n1)
+    if jb < n1:
+        jb = max(min(jb, n1 - we), ja)
     j0 = 0
     while j0 < n1:
         cw = min(ch, n1 - j0)
@@ -136,7 +150,7 @@ _CHUNKS = '''\
         e = j0 + cw + K1 - 1
         ca = min(max(ulo, j0), e)
         cb = min(max(uhi, ca), e)
-        inside = ca == j0 and cb == e'''
+        inside = ca == j0 and cb == e'''.replace("@EDGE@", str(EDGE_CHUNK))
 
 # the signature and the arrays over the pointers, shared by both kernels
 _PROLOGUE = '''\
