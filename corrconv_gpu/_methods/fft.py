@@ -108,6 +108,8 @@ _COST = {
 ALIAS_BYTES = 8192
 ALIAS_FACTOR = 1.8
 TILE_OVERHEAD = 8e-6
+#: One minor page fault (first touch of a fresh 4 KiB page), 2 threads.
+PAGE_FAULT_S = 2e-6
 BATCH_OVERHEAD = 40e-6
 CALL_OVERHEAD = 60e-6
 #: Same form, used only to *choose tiles* for non-NumPy namespaces (GPU):
@@ -214,8 +216,15 @@ def plan_tiles(n0, n1, K0, K1, cplx, itemsize, gpu=False):
     nslots = np.ceil(nt / per)
     bs = np.minimum(nslots, np.maximum(
         1, (CPU_BATCH_BYTES if not gpu else GPU_BATCH_BYTES) // (L0 * L1 * citem)))
-    tot = (nslots * slot + nt * tile + np.ceil(nslots / bs) * BATCH_OVERHEAD
+    nbatch = np.ceil(nslots / bs)
+    tot = (nslots * slot + nt * tile + nbatch * BATCH_OVERHEAD
            + slot / 2 + CALL_OVERHEAD)
+    if not gpu:
+        # a batch too large for the reused workspace is a new array each
+        # time: a page fault per 4 KiB on first touch
+        batch_bytes = bs * L0 * L1 * citem
+        tot = tot + np.where(batch_bytes > WORKSPACE_MAX_BYTES,
+                             nbatch * batch_bytes / 4096 * PAGE_FAULT_S, 0.0)
     i, j = np.unravel_index(int(np.argmin(tot)), tot.shape)
     ax0 = _Axis(n0, K0, int(c0[i]))
     ax1 = _Axis(n1, K1, int(c1[j]))
