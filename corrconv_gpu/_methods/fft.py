@@ -86,9 +86,9 @@ CPU_BATCH_BYTES = 8 << 20
 GPU_BATCH_BYTES = 256 << 20
 
 # Cost model, wall seconds on 2 threads, fitted to timings of in-place
-# fft2 * H ifft2 batches (L = 64..1024) and of this function with forced tile
-# sizes (512^2..4096^2, K = 7..63), then checked against the best forced
-# plan (the picks were within run-to-run noise, +-20%, of the best):
+# batches (fft2, product with H, ifft2; L = 64..1024) and of this function
+# with forced tile sizes (512^2..4096^2, K = 7..63), then checked against the
+# best forced plan (the picks were within run-to-run noise, +-20%, of it):
 #
 #   slot  = N * E(N) * ALIAS       (in-place fft2, multiply, ifft2 of one
 #                                   L0 x L1 complex slot: two real tiles
