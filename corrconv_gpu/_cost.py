@@ -42,9 +42,8 @@ DIRECT_S_PER_MAC = {
     np.dtype(np.complex128): 0.50e-9,
     np.dtype(np.int64): 0.031e-9,
 }
-# the FFT method's own model is in wall seconds (2 workers); a call also
-# pays the boundary-extended copy of a 'same'/'full' window and the checks
-FFT_MODEL_SCALE = 1.0
+# the FFT method's own model is in wall seconds (2 threads); a call also
+# pays the finiteness check of the input and the executor's dispatch
 FFT_CALL_OVERHEAD_S = 0.2e-3
 DIRECT_OVERHEAD_S = 5e-6
 FFT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64),
@@ -77,8 +76,8 @@ def choose_cpu(n0, n1, k0, k1, dtype, fast_float32=False, rank=None, fft_ok=True
     if rank:
         costs["separable"] = separable_cost_estimate(n0, n1, k0, k1, rank, dtype)
     if fft_ok and dtype in FFT_DTYPES:
-        costs["fft"] = (FFT_CALL_OVERHEAD_S + FFT_MODEL_SCALE
-                        * fft_cost_estimate(n0, n1, k0, k1, dtype, fast_float32=fast_float32))
+        costs["fft"] = FFT_CALL_OVERHEAD_S + fft_cost_estimate(
+            n0, n1, k0, k1, dtype, fast_float32=fast_float32)
     return min(costs, key=costs.get)
 
 

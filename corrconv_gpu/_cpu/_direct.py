@@ -45,6 +45,7 @@ _CH_MAX = 8192
 # pool worker takes 0.03-0.15 ms on the development VM, more than it saves
 _SERIAL_WORK = 1 << 24
 
+
 @functools.lru_cache(maxsize=64)
 def _index_maps(xr0, c0, n0, n1, K0, K1, shape, boundary):
     """Row and column index maps of the window (one read-only int64 array:
