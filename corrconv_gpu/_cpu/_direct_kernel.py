@@ -15,8 +15,9 @@ uhi`` and ``cmap[u]`` (``-1``: the fill value) elsewhere.  So the boundary
 is handled here, row by row, without a padded copy of the image: a row
 whose columns all lie inside the input is read in place; another is first
 copied, with its halo, into the scratch row ``rowp``.  Column chunks never
-straddle the edges of the part of the output that reads only the input, so
-in 'same' / 'full' only the narrow edge chunks copy rows.
+straddle the edges of the part of the output that reads only the input; the
+chunks at the window's edges (widened to ``EDGE_CHUNK`` columns, or to the
+whole window when it fits one chunk) are the only ones that copy rows.
 
 Pointers: ``xp`` -> input (C order, row stride ``sx``, ``nx`` elements),
 ``op`` -> out[0, 0] of the window (row stride ``so``, ``no`` elements
@@ -333,6 +334,9 @@ def source_exact(K0, K1):
         "        j0 += cw",
     ]
     return (_EXACT_TEMPLATE.replace("@PROLOGUE@", _PROLOGUE)
+            .replace("@CONSTS@", "\n".join(
+                [f"_Q{q} = np.uint64({q})" for q in range(max(EXACT_MAX, R))]
+                + [f"_T{r} = np.uint64({r * EXACT_CHUNK})" for r in range(R)]))
             .replace("@NR@", str(NR)).replace("@R@", str(R))
             .replace("@CH@", str(EXACT_CHUNK)).replace("@BODY@", "\n".join(body)))
 
@@ -341,8 +345,7 @@ _EXACT_TEMPLATE = '''\
 import numpy as np
 from numba import carray
 
-_Q0, _Q1, _Q2, _Q3, _Q4 = (np.uint64(q) for q in range(5))
-_T0, _T1, _T2, _T3 = (np.uint64(r * @CH@) for r in range(4))
+@CONSTS@
 
 
 @PROLOGUE@
