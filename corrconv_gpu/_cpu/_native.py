@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._memo import Memo
+
 __all__ = ["kernel", "DTYPES", "cache_dir"]
 
 # numpy dtype -> Numba type name (the kernel is compiled once per entry)
@@ -42,8 +44,7 @@ DTYPES = {
 # int64, i = int64 (see _direct_kernel.band)
 _PARAMS = "piipiipiiiiiiPiPiiippp"
 
-_LOCK = threading.Lock()
-_KERNELS = {}      # (dtype, variant) -> ctypes function
+_KERNELS = Memo()  # (dtype, variant) -> ctypes function
 _KEEP = []         # objects whose lifetime must span the process (engines, cfuncs)
 
 
@@ -183,14 +184,7 @@ def kernel(dtype, variant):
     ``_direct_kernel.taps``) or ``("exact", K0, K1)``.
     """
     key = (np.dtype(dtype), tuple(variant))
-    fn = _KERNELS.get(key)
-    if fn is not None:
-        return fn
-    with _LOCK:
-        fn = _KERNELS.get(key)
-        if fn is None:
-            fn = _KERNELS[key] = _ctypes_fn()(_address(*key))
-        return fn
+    return _KERNELS.get(key, lambda: _ctypes_fn()(_address(*key)))
 
 
 def _address(dtype, variant):

@@ -12,11 +12,11 @@ it is called, and any other ``module_factory`` (the CPU emulator's
 """
 
 import os
-import threading
 from collections import namedtuple
 
 import numpy as np
 
+from .._memo import Memo
 from ._params import launch_params
 
 KERNEL_NAME = "corr2d"
@@ -217,8 +217,7 @@ def cupy_module_factory(code, options=(), name_expressions=()):
                           name_expressions=list(name_expressions))
 
 
-_modules = {}
-_lock = threading.Lock()
+_modules = Memo()
 
 
 def get_module(device_id, dtype, module_factory=None):
@@ -232,28 +231,21 @@ def get_module(device_id, dtype, module_factory=None):
     """
     name = _dtype_name(dtype)
     factory = module_factory or cupy_module_factory
-    key = (factory, device_id, name)
-    mod = _modules.get(key)
-    if mod is not None:
-        return mod
-    with _lock:
-        mod = _modules.get(key)
-        if mod is None:
-            code = kernel_source()
-            kwargs = dict(options=compile_options(name),
-                          name_expressions=tuple(name_expressions(name)))
-            if factory is cupy_module_factory and device_id is not None:
-                import cupy
 
-                with cupy.cuda.Device(device_id):
-                    mod = factory(code, **kwargs)
-            else:
-                mod = factory(code, **kwargs)
-            _modules[key] = mod
-    return mod
+    def make():
+        code = kernel_source()
+        kwargs = dict(options=compile_options(name),
+                      name_expressions=tuple(name_expressions(name)))
+        if factory is cupy_module_factory and device_id is not None:
+            import cupy
+
+            with cupy.cuda.Device(device_id):
+                return factory(code, **kwargs)
+        return factory(code, **kwargs)
+
+    return _modules.get((factory, device_id, name), make)
 
 
 def clear_modules():
     """Forget the memoized modules (tests)."""
-    with _lock:
-        _modules.clear()
+    _modules.clear()
