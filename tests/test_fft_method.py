@@ -9,31 +9,10 @@ import pytest
 from corrconv_gpu import _threads
 from corrconv_gpu._boundary import extended_block
 from corrconv_gpu._methods import fft as F
+from test_cpu_direct import _data, _expected   # inputs; the window summed from an extended copy
 
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 BOUNDARIES = ["constant", "wrap", "symmetric", "mirror", "nearest"]
-
-
-def _data(shape, dtype, rng):
-    x = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
-
-
-def _expected(x, xr0, xc0, w, flip, conj, n0, n1, boundary="constant", fill=0):
-    """The window summed from a boundary-extended copy (no FFT)."""
-    k0, k1 = w.shape
-    ext = extended_block(x, (xr0, xr0 + n0 + k0 - 1), (xc0, xc0 + n1 + k1 - 1),
-                         boundary, fill).astype(np.complex128)
-    wk = (w[::-1, ::-1] if flip else w).astype(np.complex128)
-    if conj:
-        wk = np.conj(wk)
-    acc = np.zeros((n0, n1), dtype=np.complex128)
-    for p in range(k0):
-        for q in range(k1):
-            acc += ext[p:p + n0, q:q + n1] * wk[p, q]
-    return acc if x.dtype.kind == "c" else acc.real
 
 
 def _tol(x, w, dtype, fast=False):
@@ -75,7 +54,7 @@ def test_forced_tiles_match_the_sum(tiles, dtype, case, flip, conj):
     tiles(L0, L1)
     out = np.full((n0 + 2, n1 + 3), 7, dtype=dtype)
     F.fft_correlate_window(x, 0, 0, w, flip, conj, out, 1, 2, n0, n1)
-    want = _expected(x, 0, 0, w, flip, conj, n0, n1)
+    want = _expected(x, 0, 0, w, flip, conj, n0, n1, "constant", 0)
     assert np.abs(out[1:1 + n0, 2:2 + n1] - want).max() <= _tol(x, w, dtype)
     # nothing outside the window is written; inputs unchanged
     mask = np.ones(out.shape, bool)
@@ -93,7 +72,7 @@ def test_fast_float32_forced_tiles(tiles, dtype):
     out = np.empty((n0, n1), dtype=dtype)
     F.fft_correlate_window(x, 0, 0, w, False, True, out, 0, 0, n0, n1,
                            fast_float32=True)
-    want = _expected(x, 0, 0, w, False, True, n0, n1)
+    want = _expected(x, 0, 0, w, False, True, n0, n1, "constant", 0)
     assert np.abs(out - want).max() <= _tol(x, w, dtype, fast=True)
 
 
@@ -148,8 +127,8 @@ def test_result_independent_of_threads(tiles, monkeypatch, dtype):
         F.fft_correlate_window(x, 0, 0, w, False, False, out, 0, 0, n0, n1)
         got.append(out)
     assert all(np.array_equal(got[0], g) for g in got[1:])
-    assert np.abs(got[0] - _expected(x, 0, 0, w, False, False, n0, n1)).max() \
-        <= _tol(x, w, dtype)
+    want = _expected(x, 0, 0, w, False, False, n0, n1, "constant", 0)
+    assert np.abs(got[0] - want).max() <= _tol(x, w, dtype)
 
 
 def test_workspace_reused_per_thread():
@@ -176,8 +155,8 @@ def test_consecutive_calls_of_other_shapes_and_dtypes():
         n0, n1 = shape[0] - k + 1, shape[1] - k + 1
         out = np.empty((n0, n1), dtype=dtype)
         F.fft_correlate_window(x, 0, 0, w, True, False, out, 0, 0, n0, n1)
-        assert np.abs(out - _expected(x, 0, 0, w, True, False, n0, n1)).max() \
-            <= _tol(x, w, dtype)
+        want = _expected(x, 0, 0, w, True, False, n0, n1, "constant", 0)
+        assert np.abs(out - want).max() <= _tol(x, w, dtype)
 
 
 def test_plan_prefers_tiles_over_one_huge_transform():
@@ -201,7 +180,7 @@ def test_spectrum_cache_keys_on_weights_flip_and_conj(dtype):
         for flip, conj in [(False, False), (True, False), (False, True), (True, True)]:
             out = np.empty((n0, n1), dtype=dtype)
             F.fft_correlate_window(x, 0, 0, w, flip, conj, out, 0, 0, n0, n1)
-            want = _expected(x, 0, 0, w, flip, conj, n0, n1)
+            want = _expected(x, 0, 0, w, flip, conj, n0, n1, "constant", 0)
             assert np.abs(out - want).max() <= _tol(x, w, dtype)
     assert 0 < len(F._SPECTRA) <= F.SPECTRUM_CACHE_ENTRIES
     assert all(not H.flags.writeable for H in F._SPECTRA.values())
