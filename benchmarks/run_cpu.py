@@ -34,12 +34,14 @@ Every peer's first result at a point is checked against ours:
 1e-12 (float64), so the timings compare the same computation; a failing check
 is flagged in the table (``!``) and in the JSON.
 
-Timing: each library is warmed up once per dtype (Numba compiles on the first
-call). Then, for each point, the libraries are run *interleaved*: round after
-round, each library that still needs runs is called once (in a new random
-order each round, seeded: OpenCV's worker threads spin for a while after a
-call, which slows whatever runs next on 2 cores); a library stops after ``--repeat`` runs or once its runs add up
-to ``--budget`` seconds (at least one run). The reported time is the median.
+Timing: each library is warmed up once per dtype, kernel size of the grid and
+mode on a 300x300 image (every kernel variant compiles then). Then, for each
+point, the libraries are run *interleaved*: round after round, each library
+that still needs runs is called once (in a new random order each round,
+seeded: OpenCV's worker threads spin for a while after a call, which slows
+whatever runs next on 2 cores); a library stops after ``--repeat`` runs or
+once its runs add up to ``--budget`` seconds (at least one run). The reported
+time is the median.
 A peer whose first call at a point takes more than
 ``--skip-slow-peers-above`` seconds is skipped for every larger K at the same
 size and dtype (recorded as skipped; nothing is estimated).
