@@ -101,14 +101,10 @@ def _execute_frame(plan, xc, wc, out, method, fast_float32):
     else:
         name = method
     fn = _method_fn(name)
-    # direct and fft read the boundary extension themselves
-    ext = {"boundary": plan.boundary, "fill": plan.fillvalue}
-    if name == "direct":
-        fn(xc, r0, r1, wc, plan.flip, plan.conj, out, 0, 0, n0, n1, **ext)
-        return
-    if name == "fft":
+    if name in ("direct", "fft"):         # these read the boundary extension themselves
+        kw = {"fast_float32": fast_float32} if name == "fft" else {}
         fn(xc, r0, r1, wc, plan.flip, plan.conj, out, 0, 0, n0, n1,
-           fast_float32=fast_float32, **ext)
+           boundary=plan.boundary, fill=plan.fillvalue, **kw)
         return
     if 0 <= r0 and r0 + n0 + k0 - 1 <= m0 and 0 <= r1 and r1 + n1 + k1 - 1 <= m1:
         src, sr, sc = xc, r0, r1          # the window lies inside the input
