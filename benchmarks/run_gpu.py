@@ -472,7 +472,9 @@ def run_model(args, spec):
     results["meta"]["model"] = {
         "GPU_BW_EFFICIENCY": _cost.GPU_BW_EFFICIENCY,
         "GPU_FLOP_EFFICIENCY": _cost.GPU_FLOP_EFFICIENCY,
-        "GPU_LAUNCH_S": _cost.GPU_LAUNCH_S, "GPU_FFT_PASSES": _cost.GPU_FFT_PASSES,
+        "GPU_FLOP_EFFICIENCY_FP64": _cost.GPU_FLOP_EFFICIENCY_FP64,
+        "GPU_LAUNCH_S": _cost.GPU_LAUNCH_S, "GPU_FFT_OVERHEAD_S": _cost.GPU_FFT_OVERHEAD_S,
+        "GPU_FFT_S_PER_ELEM": _cost.GPU_FFT_S_PER_ELEM,
         "note": "random normal weights have full rank: no separable candidate; "
                 "float16 has no FFT (direct only)"}
     for n in args.sizes:
@@ -958,10 +960,11 @@ def main_model(args, why):
     log("")
     log(f"== MODEL (no GPU measured): roofline prediction of corrconv_gpu._cost, "
         f"{_spec_line(spec)} ==")
-    log("The model assumes " f"{_cost.GPU_BW_EFFICIENCY:.0%} of HBM and "
-        f"{_cost.GPU_FLOP_EFFICIENCY:.0%} of the FMA peak at best, plus "
-        f"{1e6 * _cost.GPU_LAUNCH_S:g} us per launch: the % columns show what those constants "
-        "imply, nothing measured.")
+    log("The model (constants fitted to an H100 run of benchmarks/gpu_probe.py) takes "
+        f"{_cost.GPU_BW_EFFICIENCY:.0%} of HBM per output plus "
+        f"{_cost.GPU_FLOP_EFFICIENCY:.0%} (FP64 {_cost.GPU_FLOP_EFFICIENCY_FP64:.0%}) of the FMA "
+        f"peak per tap, plus {1e6 * _cost.GPU_LAUNCH_S:g} us per launch: the % columns show "
+        "what those constants imply on this device, nothing measured here.")
     log("")
     log(tab)
     log("")
@@ -977,7 +980,8 @@ def main_model(args, why):
           "## Emulator traffic table", "", "```", emu_text, "```", "",
           "## MODEL (no GPU measured): predicted times", "",
           f"Device model: {_spec_line(spec)}; efficiencies {_cost.GPU_BW_EFFICIENCY:.0%} "
-          f"of HBM, {_cost.GPU_FLOP_EFFICIENCY:.0%} of the FMA peak, "
+          f"of HBM (per output) + {_cost.GPU_FLOP_EFFICIENCY:.0%} / FP64 "
+          f"{_cost.GPU_FLOP_EFFICIENCY_FP64:.0%} of the FMA peak (per tap), "
           f"{1e6 * _cost.GPU_LAUNCH_S:g} us per launch. `auto` = `choose_gpu`'s pick (random "
           "weights: full rank, no separable candidate; float16: direct only). %HBM = "
           "2 N² itemsize / time / peak; %FMA = 2 K² N² / time / peak (FP32 for float16 "

@@ -64,7 +64,9 @@ def _run(plan, x, w, method, fast_float32):
     xp = array_namespace(x)
     macs = (float(math.prod(x.shape[:-2])) * float(math.prod(plan.out_shape))
             * float(math.prod(w.shape)))
-    backend = _backends.select(is_cupy_array(x), macs)
+    nbytes = (x.size + float(math.prod(x.shape[:-2])) * float(math.prod(plan.out_shape))) \
+        * np.dtype(plan.dtype).itemsize
+    backend = _backends.select(is_cupy_array(x), macs, nbytes)
     if backend != "cpu":
         from . import _cuda_backend
         if not _cuda_backend.supports(plan):  # bool, object: the CPU path
@@ -73,7 +75,7 @@ def _run(plan, x, w, method, fast_float32):
         out = _cuda_backend.execute(plan, x, w, method=method, fast_float32=fast_float32,
                                     emulated=backend == "emulated")
         # NumPy in, NumPy out; CuPy in, CuPy out (the emulator works on the host)
-        out = to_numpy(out) if xp is np else xp.asarray(out)
+        out = to_numpy(out) if xp is np else out if type(out) is xp.ndarray else xp.asarray(out)
     else:
         from . import _cpu
         out = cast_result(_cpu.execute(plan, to_numpy(x), to_numpy(w), method,

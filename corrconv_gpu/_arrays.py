@@ -7,6 +7,8 @@ import numpy as np
 
 def is_cupy_array(a):
     """True for a ``cupy.ndarray`` (checked by type, never importing CuPy)."""
+    if type(a) is np.ndarray:
+        return False
     cupy = sys.modules.get("cupy")
     return cupy is not None and isinstance(a, cupy.ndarray)
 

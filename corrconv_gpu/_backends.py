@@ -24,9 +24,17 @@ from dataclasses import dataclass
 
 ENV_VAR = "CORRCONV_GPU_BACKEND"
 CHOICES = ("auto", "cpu", "cuda", "emulated")
-# NumPy inputs go to a GPU only above this many multiply-adds (a model until
-# measured on a device: PCIe at ~20 GB/s against the CPU path's throughput)
-GPU_MIN_MACS = 2.0e8
+# NumPy inputs go to a GPU only when the problem has at least GPU_MIN_MACS
+# multiply-adds AND at least GPU_MIN_MACS_PER_BYTE of them per byte copied
+# (input to the device, result back). Measured on an H100 host (16 cores,
+# pageable copies at 4-10 GB/s; ``benchmarks/gpu_probe.py --numpy``, float32
+# 'same'): the GPU won at 256^2 K=15 (2.0x), 512^2 K=7/15 (1.5x/5.1x),
+# 1024^2 K=7/15 (2.6x/2.4x), 2048^2 K=7/15 (1.2x); it lost at K=3 (1.2-3.7x:
+# about one multiply-add per byte copied) and at 4096^2 (the copies, 33 ms,
+# outweighed 4-21 ms of CPU work). A CPU with fewer cores moves the
+# crossover down, so this rule errs on the CPU side there.
+GPU_MIN_MACS = 1.0e7
+GPU_MIN_MACS_PER_BYTE = 4.0
 
 _forced = contextvars.ContextVar("corrconv_gpu_backend", default=None)
 
@@ -115,11 +123,13 @@ def backends():
             "emulated": BackendInfo("emulated", eok, ewhy)}
 
 
-def select(on_device, macs):
+def select(on_device, macs, nbytes=0):
     """The backend for one call: ``'cpu'`` or ``'cuda'``.
 
     ``on_device``: the image is a CuPy array. ``macs``: multiply-adds of the
-    problem (for the transfer threshold of NumPy inputs).
+    problem, ``nbytes``: bytes a NumPy input would copy to the device and
+    back (the transfer threshold of NumPy inputs: :data:`GPU_MIN_MACS`,
+    :data:`GPU_MIN_MACS_PER_BYTE`).
     """
     name = requested()
     if name == "cpu":
@@ -136,6 +146,7 @@ def select(on_device, macs):
         return "emulated"
     if on_device:
         return "cuda" if _cuda_status()[0] else "cpu"
-    if macs >= GPU_MIN_MACS and importlib.util.find_spec("cupy") is not None:
+    if (macs >= GPU_MIN_MACS and macs >= GPU_MIN_MACS_PER_BYTE * nbytes
+            and importlib.util.find_spec("cupy") is not None):
         return "cuda" if _cuda_status()[0] else "cpu"
     return "cpu"

@@ -561,7 +561,7 @@ def execute_banded(plan, x, w, *, emulated=False, budget=None, max_grid=None,
     """
     global last_stats
     from ._cuda import launch_config, launch_corr2d
-    from ._cuda_backend import _Device, supports
+    from ._cuda_backend import _device, supports
 
     t_start = time.perf_counter()
     dtype = np.dtype(plan.dtype)
@@ -573,7 +573,7 @@ def execute_banded(plan, x, w, *, emulated=False, budget=None, max_grid=None,
     if x.ndim not in (2, 3):
         raise ValueError("x must be (M0, M1) or (B, M0, M1)")
     x3 = x if x.ndim == 3 else x[None]
-    dev = _Device(emulated)
+    dev = _device(emulated)
     xp = dev.xp
     o0, o1 = plan.out_shape
     out3 = np.empty((x3.shape[0], o0, o1), dtype)

@@ -82,26 +82,47 @@ def choose_cpu(n0, n1, k0, k1, dtype, fast_float32=False, rank=None, fft_ok=True
 
 
 # ---------------------------------------------------------------- the GPU
-# A stated roofline model until measured on a device (H100 SXM figures; an
-# H200 has 4.8 TB/s): a method takes max(bytes / bandwidth, flops / peak)
-# at the efficiencies below, plus launch overheads.
+# Measured on an H100 SXM 80 GB (``python benchmarks/gpu_probe.py``,
+# 2026-11-22; 4096^2 and 8192^2, mode 'same', K = 1..63; kernel time alone):
+#
+#   direct  t = bytes / (GPU_BW_EFFICIENCY * HBM) + flops / (eff * FMA peak)
+#           bytes = input read + output written once, flops = 2 per MAC.
+#           4096^2 float32: K=3 0.093 ms, K=31 1.19, K=63 4.93 (4.9 ps per
+#           output + 0.073 ps per MAC); float64: 0.197, 2.76, 11.5 ms (10.2 ps
+#           + 0.170 ps); float16 0.104, 1.23, 5.21 ms. That is 48% of the HBM
+#           bandwidth for the per-output term and 41% (float32, float16) / 35%
+#           (float64) of the FMA peak for the taps.
+#   fft     t = GPU_FFT_OVERHEAD_S + GPU_FFT_S_PER_ELEM * (n0+k0-1) * (n1+k1-1)
+#           (float32 transformed in float64, and float64: 4096^2 2.0-3.1 ms,
+#           8192^2 8.4-9.1 ms, flat in K). Complex input fills one transform
+#           slot per tile where real input packs two: twice the work.
+#           fast_float32: GPU_FFT_FAST_FLOAT32 of that (complex64 transforms;
+#           an estimate, not measured).
+#   separable  per rank-1 term, a 1 x K1 and a K0 x 1 direct pass.
+#
+# An H200 (4.8 TB/s) speeds up the per-output term; the method choice barely
+# moves. Complex MACs count 4 real ones; integers use GPU_INT_OPS.
 GPU_HBM_BYTES_PER_S = 3.35e12
 GPU_FLOPS = {np.dtype(np.float16): 67e12, np.dtype(np.float32): 67e12,
              np.dtype(np.complex64): 67e12,
              np.dtype(np.float64): 34e12, np.dtype(np.complex128): 34e12}
 GPU_INT_OPS = 33e12            # integer multiply-add issue rate (IMAD)
-GPU_BW_EFFICIENCY = 0.8
-GPU_FLOP_EFFICIENCY = 0.6
+GPU_BW_EFFICIENCY = 0.48
+GPU_FLOP_EFFICIENCY = 0.41     # float32, float16 (and integers, complex64)
+GPU_FLOP_EFFICIENCY_FP64 = 0.35
 GPU_LAUNCH_S = 5e-6
-GPU_FFT_PASSES = 6             # cuFFT r2c + c2r on tiles, multiply, copies
+GPU_FFT_OVERHEAD_S = 0.9e-3
+GPU_FFT_S_PER_ELEM = 1.16e-10
+GPU_FFT_FAST_FLOAT32 = 0.6
 
 
 def _gpu_time(nbytes, flops, dtype, launches=1):
     dtype = np.dtype(dtype)
     peak = GPU_FLOPS.get(dtype, GPU_INT_OPS * 2)
-    return (launches * GPU_LAUNCH_S
-            + max(nbytes / (GPU_BW_EFFICIENCY * GPU_HBM_BYTES_PER_S),
-                  flops / (GPU_FLOP_EFFICIENCY * peak)))
+    eff = GPU_FLOP_EFFICIENCY_FP64 if dtype in (np.dtype(np.float64),
+                                                np.dtype(np.complex128)) else GPU_FLOP_EFFICIENCY
+    return (launches * GPU_LAUNCH_S + nbytes / (GPU_BW_EFFICIENCY * GPU_HBM_BYTES_PER_S)
+            + flops / (eff * peak))
 
 
 def gpu_direct_cost(n0, n1, k0, k1, dtype):
@@ -113,24 +134,26 @@ def gpu_direct_cost(n0, n1, k0, k1, dtype):
 
 def gpu_separable_cost(n0, n1, k0, k1, rank, dtype):
     dtype = np.dtype(dtype)
-    cplx = 4 if dtype.kind == "c" else 1
-    n = n0 * n1
-    return rank * _gpu_time(5 * n * dtype.itemsize, 2 * cplx * n * (k0 + k1),
-                            dtype, launches=2)
+    ext = 2 * (n0 + k0 - 1) * (n1 + k1 - 1) * dtype.itemsize   # the extended copy
+    return (rank * (gpu_direct_cost(n0 + k0 - 1, n1, 1, k1, dtype)
+                    + gpu_direct_cost(n0, n1, k0, 1, dtype))
+            + ext / (GPU_BW_EFFICIENCY * GPU_HBM_BYTES_PER_S))
 
 
 def gpu_fft_cost(n0, n1, k0, k1, dtype, fast_float32=False):
     dtype = np.dtype(dtype)
-    wide = 2 if (dtype in (np.dtype(np.float32), np.dtype(np.complex64))
-                 and not fast_float32) else 1
-    n = (n0 + k0 - 1) * (n1 + k1 - 1)
-    nbytes = GPU_FFT_PASSES * n * 2 * dtype.itemsize * wide
-    flops = 10 * n * np.log2(max(n, 2))
-    return _gpu_time(nbytes, flops, np.float64 if wide == 2 else dtype, launches=8)
+    t = GPU_FFT_S_PER_ELEM * (n0 + k0 - 1) * (n1 + k1 - 1)
+    if dtype.kind == "c":
+        t *= 2
+    if fast_float32 and dtype in (np.dtype(np.float32), np.dtype(np.complex64)):
+        t *= GPU_FFT_FAST_FLOAT32
+    return GPU_FFT_OVERHEAD_S + t
 
 
+@functools.lru_cache(maxsize=1024)
 def choose_gpu(n0, n1, k0, k1, dtype, rank=None, fft_ok=True, fast_float32=False):
-    """The cheapest of 'direct', 'separable' and 'fft' on the roofline model."""
+    """The cheapest of 'direct', 'separable' and 'fft' on the measured GPU model.
+    Memoized: a pure function of its arguments."""
     dtype = np.dtype(dtype)
     costs = {"direct": gpu_direct_cost(n0, n1, k0, k1, dtype)}
     if rank:

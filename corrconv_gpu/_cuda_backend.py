@@ -53,7 +53,7 @@ def _emu_factory(code, options=(), name_expressions=()):
 class _Device:
     """What differs between the GPU and the emulator: namespace, modules."""
 
-    def __init__(self, emulated):
+    def __init__(self, emulated, device_id=None):
         self.emulated = emulated
         if emulated:
             self.xp = np
@@ -63,7 +63,7 @@ class _Device:
             import cupy
             self.xp = cupy
             self.factory = None
-            self.device_id = cupy.cuda.Device().id
+            self.device_id = cupy.cuda.Device().id if device_id is None else device_id
 
     def module(self, dtype):
         from ._cuda import get_module
@@ -75,6 +75,23 @@ class _Device:
             return scipy.fft
         import cupy.fft
         return cupy.fft
+
+
+_DEVICES = {}
+
+
+def _device(emulated):
+    """The :class:`_Device` of the emulator or of CuPy's current device (one
+    per device, reused: a call does not rebuild it)."""
+    if emulated:
+        key = "emu"
+    else:
+        import cupy
+        key = cupy.cuda.runtime.getDevice()
+    dev = _DEVICES.get(key)
+    if dev is None:
+        dev = _DEVICES[key] = _Device(emulated, None if emulated else key)
+    return dev
 
 
 def _window_direct(dev, max_grid=None):
@@ -99,7 +116,7 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
     """
     from ._cuda import launch_corr2d
 
-    dev = _Device(emulated)
+    dev = _device(emulated)
     xp = dev.xp
     dtype = plan.dtype
     if not supports(plan):
@@ -112,10 +129,11 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
     if budget is not None:
         return _banded.execute_banded(plan, x, w, emulated=emulated, budget=budget,
                                       max_grid=max_grid)
-    xd = xp.asarray(x)
+    xd = x if type(x) is xp.ndarray else xp.asarray(x)
     if xd.dtype != dtype or xd.strides[-1] != xd.itemsize or not xd.dtype.isnative:
         xd = xp.ascontiguousarray(xd, dtype=dtype)
-    wd = xp.ascontiguousarray(xp.asarray(w), dtype=dtype)
+    wd = w if (type(w) is xp.ndarray and w.dtype == dtype and w.flags.c_contiguous) \
+        else xp.ascontiguousarray(xp.asarray(w), dtype=dtype)
     batch = xd.shape[:-2]
     out = xp.empty(batch + tuple(plan.out_shape), dtype=dtype)
     if out.size == 0:
@@ -127,12 +145,17 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
     o0, o1 = plan.out_shape
     name = method
     factors = None
-    if method in ("auto", "separable") and dtype.kind in "fciu":
+    fft_capable = dtype.kind in "fc" and dtype != np.float16
+    # the rank of the weights is read on the host (a device-to-host copy waits
+    # for the stream): 'auto' reads it only where a rank-1 split could win
+    if dtype.kind in "fciu" and (method == "separable" or (
+            method == "auto" and _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=1,
+                                                  fft_ok=fft_capable) == "separable")):
         from ._methods.separable import decompose
         cdt = _factor_dtype(dtype)
-        factors = decompose(np.asarray(wd.get() if hasattr(wd, "get") else wd),
-                            dtype=cdt) if cdt is not None else None
-    fft_capable = dtype.kind in "fc" and dtype != np.float16
+        wh = (np.asarray(w, dtype=dtype) if isinstance(w, np.ndarray)
+              else wd.get() if hasattr(wd, "get") else wd)
+        factors = decompose(np.asarray(wh), dtype=cdt) if cdt is not None else None
     rank = len(factors) if factors else None
     if method == "auto":
         name = _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=rank, fft_ok=fft_capable)
@@ -144,13 +167,15 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
         name = "direct"
     fill = plan.fillvalue if plan.boundary == "constant" else 0
 
-    frames = xd.reshape((-1,) + xd.shape[-2:])
-    outs = out.reshape((-1,) + out.shape[-2:])
     if name == "direct":
-        launch_corr2d(dev.module(dtype), frames if batch else xd, wd,
-                      outs if batch else out, plan.offset[0], plan.offset[1],
+        launch_corr2d(dev.module(dtype),
+                      xd.reshape((-1,) + xd.shape[-2:]) if batch else xd, wd,
+                      out.reshape((-1,) + out.shape[-2:]) if batch else out,
+                      plan.offset[0], plan.offset[1],
                       plan.flip, plan.conj, plan.boundary, fill, max_grid=max_grid)
         return out
+    frames = xd.reshape((-1,) + xd.shape[-2:])
+    outs = out.reshape((-1,) + out.shape[-2:])
     # separable and fft read a boundary-extended copy of each frame
     (r0, r1) = plan.offset
     for b in range(frames.shape[0]):

@@ -200,7 +200,7 @@ def main(argv=None):
           f"kernel: {k}x{k} Gaussian derivative (sigma {k / 6:.2f}), mode 'same', boundary 'symm'")
     macs = float(n * n * k * k)
     with corrconv_gpu.use_backend(args.backend):
-        chosen = _backends.select(False, macs)
+        chosen = _backends.select(False, macs, 2.0 * n * n * x.itemsize)
     print(f"backend requested: {args.backend!r} -> used for this problem: {chosen!r} "
           f"({macs:.2e} multiply-adds per call)")
 

@@ -13,7 +13,7 @@
 //
 // Template parameters (the name expressions are built by
 // corrconv_gpu/_cuda/_kernels.py:name_expression, e.g.
-// "corr2d<float, float, false, false, 0, 4>"):
+// "corr2d<float, float, false, false, 0, 8>"):
 //
 //   T         element type of x, w and out: __half, float, double,
 //             complex<float>, complex<double>, bool, signed char, short, int,
@@ -127,6 +127,7 @@
 // maps __device__, __forceinline__, __launch_bounds__, __align__ and
 // extern __shared__ onto host C++)
 #define CORRCONV_DI __device__ __forceinline__
+#define CORRCONV_DNI __device__ __noinline__
 #ifndef CORRCONV_LAUNCH_BOUNDS
 #define CORRCONV_LAUNCH_BOUNDS(n, m) __launch_bounds__(n, m)
 #endif
@@ -135,6 +136,7 @@
 #endif
 #else  // any other plain C++ compile: a fixed block-scope buffer
 #define CORRCONV_DI __device__ inline
+#define CORRCONV_DNI __device__
 #ifndef CORRCONV_LAUNCH_BOUNDS
 #define CORRCONV_LAUNCH_BOUNDS(n, m)
 #endif
@@ -365,6 +367,44 @@ CORRCONV_DI int corrconv_wbytes(int kca, int kcb, int vec, int s) {
     return ((kcb * corrconv_round_up(kca, vec) * s + 15) / 16) * 16;
 }
 
+// The pointwise path (1x1 weights whose outputs all read inside x): a scaled
+// copy, output tile TH x TW per block, grid-stride like the tiled path. Not
+// inlined: its registers then do not add to the tiled path's (inlined, it
+// made the float OPT=8 variant spill 4 bytes on sm_90).
+template <typename T, typename Acc, typename S>
+CORRCONV_DNI void corrconv_pointwise(
+        const T* __restrict__ x, long long x_stride, long long x_bstride,
+        T* __restrict__ out, long long out_stride, long long out_bstride,
+        long long O0, long long O1, long long nbatch, long long r0, long long r1,
+        S wv, int TH, int TW)
+{
+    const int BX = (int)blockDim.x, BY = (int)blockDim.y;
+    const int tx = (int)threadIdx.x, ty = (int)threadIdx.y;
+    for (long long b = blockIdx.z; b < nbatch; b += gridDim.z) {
+        const T* const xb = x + b * x_bstride;
+        T* const ob = out + b * out_bstride;
+        for (long long i0 = (long long)blockIdx.y * TH; i0 < O0; i0 += (long long)gridDim.y * TH) {
+            for (long long j0 = (long long)blockIdx.x * TW; j0 < O1; j0 += (long long)gridDim.x * TW) {
+#pragma unroll 1
+                for (int li = ty; li < TH; li += BY) {
+                    const long long oi = i0 + li;
+                    if (oi >= O0) break;
+                    const T* const xrow = xb + (oi + r0) * x_stride + r1;
+#pragma unroll 1
+                    for (int lj = tx; lj < TW; lj += BX) {    // coalesced along j
+                        const long long oj = j0 + lj;
+                        if (oj >= O1) break;
+                        const S xv = S(corrconv_ldg(xrow + oj));
+                        Acc acc = Acc(0);
+                        corrconv_mac(acc, xv, wv);
+                        corrconv_store(ob + oi * out_stride + oj, acc);
+                    }
+                }
+            }
+        }
+    }
+}
+
 // ------------------------------------------------------------------ kernel
 // Work decomposition (along_row selects the SLIDING axis a):
 //   along_row 0  a = rows:    thread (tx, ty) owns the OPT outputs
@@ -456,30 +496,8 @@ corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
     if (pointwise) {
         // ------------------------------------------------ pointwise (1x1)
         __syncthreads();
-        const S wv = sW[0];
-        for (long long b = blockIdx.z; b < nbatch; b += gridDim.z) {
-            const T* const xb = x + b * x_bstride;
-            T* const ob = out + b * out_bstride;
-            for (long long i0 = (long long)blockIdx.y * TH; i0 < O0; i0 += (long long)gridDim.y * TH) {
-                for (long long j0 = (long long)blockIdx.x * TW; j0 < O1; j0 += (long long)gridDim.x * TW) {
-#pragma unroll 1
-                    for (int li = ty; li < TH; li += BY) {
-                        const long long oi = i0 + li;
-                        if (oi >= O0) break;
-                        const T* const xrow = xb + (oi + r0) * x_stride + r1;
-#pragma unroll 1
-                        for (int lj = tx; lj < TW; lj += BX) {    // coalesced along j
-                            const long long oj = j0 + lj;
-                            if (oj >= O1) break;
-                            const S xv = S(corrconv_ldg(xrow + oj));
-                            Acc acc = Acc(0);
-                            corrconv_mac(acc, xv, wv);
-                            corrconv_store(ob + oi * out_stride + oj, acc);
-                        }
-                    }
-                }
-            }
-        }
+        corrconv_pointwise<T, Acc, S>(x, x_stride, x_bstride, out, out_stride, out_bstride,
+                                      O0, O1, nbatch, r0, r1, sW[0], TH, TW);
         return;
     }
 

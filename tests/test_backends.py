@@ -116,6 +116,10 @@ def test_auto_never_raises_big_problem():
     np.testing.assert_allclose(got, want, atol=1e-9 * np.abs(w).sum() * np.abs(x).max())
     assert _backends.select(False, 1e12) in ("cpu", "cuda")
     assert _backends.select(False, 1.0) == "cpu"
+    # too few multiply-adds per byte copied (a 3x3 kernel): the copies would
+    # cost more than the CPU's work, with or without a device
+    n = 4096 * 4096
+    assert _backends.select(False, 9.0 * n, 8.0 * n) == "cpu"
 
 
 def _run_py(code, env_extra=None):

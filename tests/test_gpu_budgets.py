@@ -114,7 +114,7 @@ def test_table_choice_is_static(dt):
         b = _launch.launch_config(dt, K, (2000, 3000), nbatch=3)
         assert (a.block, a.along_row, a.tile, a.kc0, a.kc1, a.xc0, a.xc1) == \
             (b.block, b.along_row, b.tile, b.kc0, b.kc1, b.xc0, b.xc1)
-        assert a.along_row == (0 if K[0] >= K[1] else 1)
+        assert a.along_row == (0 if K[0] > K[1] else 1)
         assert (a.xc0, a.xc1) == K                     # input tile + halo resident
 
 
@@ -203,7 +203,8 @@ def test_emulated_direct_matches_reference(dt):
 def test_new_paths_sanitizer_clean(sanitize):
     """TSan / ASan+UBSan on the paths of the new kernel: vector and scalar
     staging, the row and column sliding axes, the pointwise 1x1 path, weights
-    streamed next to a resident tile (fp32 40x40) and x chunks (fp32 50x50),
+    streamed next to a resident tile (fp32 31x31 along rows, 40x24 down
+    columns) and x chunks (fp32 40x40 along rows, 41x40 down columns),
     small grids (grid-stride loops)."""
     import functools
 
@@ -214,7 +215,8 @@ def test_new_paths_sanitizer_clean(sanitize):
     rng = np.random.default_rng(0)
     cases = [("float32", (48, 80), (3, 3), False), ("float32", (48, 80), (3, 3), True),
              ("float64", (40, 70), (3, 15), False), ("float32", (40, 50), (1, 1), False),
-             ("float32", (70, 75), (40, 40), False), ("float32", (60, 70), (50, 50), False),
+             ("float32", (70, 75), (40, 40), False), ("float32", (60, 70), (31, 31), False),
+             ("float32", (70, 75), (40, 24), False), ("float32", (70, 75), (41, 40), False),
              ("float64", (20, 300), (1, 7), False), ("float32", (300, 3), (9, 1), True)]
     seen = set()
     for dt, xs, ks, misalign in cases:
@@ -235,7 +237,7 @@ def test_new_paths_sanitizer_clean(sanitize):
         want = et._reference(x, w, r0, r1, xs)
         tol = 1e-4 if d == np.float32 else 1e-10
         np.testing.assert_allclose(out, want, rtol=tol, atol=tol * ks[0] * ks[1])
-    assert {("wchunk", 0), ("xchunk", 0), ("resident", 0), ("resident", 1)} <= seen
+    assert {(p, a) for p in ("wchunk", "xchunk", "resident") for a in (0, 1)} <= seen
     _check_1x1_paths(get_module(("budgets-san", sanitize), np.float64, module_factory=factory))
 
 

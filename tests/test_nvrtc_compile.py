@@ -236,7 +236,7 @@ def test_compiles_without_spills(compiled, arch, dtype):
 
 def test_name_expressions():
     assert _kernels.name_expression(np.float32, False, False, 0) == \
-        "corr2d<float, float, false, false, 0, 4>"
+        "corr2d<float, float, false, false, 0, 8>"
     assert _kernels.name_expression(np.complex128, True, True, "mirror") == \
         "corr2d<complex<double>, complex<double>, true, true, 3, 2>"
     # conj is the identity for reals: one instantiation

@@ -7,7 +7,7 @@ modules and launches.  Importing this package never imports CuPy.
 ``launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue, max_grid=None)``
     one launch of ``out[i, j] = sum_pq X(i + r0 + p, j + r1 + q) W(p, q)``.
 ``name_expression(dtype, flip, conj, boundary)``
-    e.g. ``"corr2d<float, float, false, false, 0, 4>"``.
+    e.g. ``"corr2d<float, float, false, false, 0, 8>"``.
 """
 
 from ._kernels import (BOUNDARY_CODES, SUPPORTED_DTYPES, boundary_code,  # noqa: F401

@@ -11,6 +11,7 @@ it is called, and any other ``module_factory`` (the CPU emulator's
 ``EmuModule``) can build the module instead.
 """
 
+import functools
 import os
 from collections import namedtuple
 
@@ -53,7 +54,14 @@ BOUNDARY_ALIASES = {"fill": "constant", "symm": "symmetric", "circular": "wrap",
                     "reflect": "mirror", "edge": "nearest"}
 
 
+_NAMES = {np.dtype(n): n for n in CTYPES}
+
+
 def _dtype_name(dtype):
+    try:
+        return _NAMES[dtype]       # a NumPy dtype of a kernel: a dict lookup
+    except (KeyError, TypeError):
+        pass
     name = np.dtype(dtype).name
     if name not in CTYPES:
         raise TypeError(f"no CUDA kernel for dtype {name}")
@@ -108,9 +116,10 @@ def boundary_code(boundary):
         raise ValueError(f"unknown boundary {boundary!r}") from None
 
 
+@functools.lru_cache(maxsize=512)
 def name_expression(dtype, flip, conj, boundary):
     """The exact C++ name of one instantiation, e.g.
-    ``"corr2d<float, float, true, false, 0, 4>"``.
+    ``"corr2d<float, float, true, false, 0, 8>"``.
 
     ``conj`` is ignored (false) for real dtypes, where it is the identity,
     so real dtypes have 10 variants and complex ones 20.
@@ -209,12 +218,32 @@ def kernel_source(name=KERNEL_FILE):
 
 # ------------------------------------------------------------------ modules
 
+class FunctionCache:
+    """A module whose ``get_function`` remembers its answers (CuPy's
+    ``RawModule.get_function`` costs several microseconds a call, a
+    noticeable part of a small launch). Other attributes: the module's."""
+
+    def __init__(self, module):
+        self.module = module
+        self._functions = {}
+
+    def get_function(self, name):
+        fn = self._functions.get(name)
+        if fn is None:
+            fn = self._functions[name] = self.module.get_function(name)
+        return fn
+
+    def __getattr__(self, attr):
+        return getattr(self.module, attr)
+
+
 def cupy_module_factory(code, options=(), name_expressions=()):
-    """Build a ``cupy.RawModule`` (compiled lazily by CuPy, cached on disk)."""
+    """Build a ``cupy.RawModule`` (compiled lazily by CuPy, cached on disk),
+    wrapped in a :class:`FunctionCache`."""
     import cupy
 
-    return cupy.RawModule(code=code, options=tuple(options),
-                          name_expressions=list(name_expressions))
+    return FunctionCache(cupy.RawModule(code=code, options=tuple(options),
+                                        name_expressions=list(name_expressions)))
 
 
 _modules = Memo()

@@ -8,6 +8,7 @@ arrays): it only reads ``.shape``, ``.strides``, ``.dtype`` and
 arguments.  The numbers come from the one table in ``_params.py``.
 """
 
+import functools
 import warnings
 from collections import namedtuple
 
@@ -137,28 +138,37 @@ def launch_config(dtype, K, O, nbatch=1, max_grid=None, M=None, r=None):
     1x1 weights whose outputs all read inside x take the kernel's pointwise
     path: no tile is staged, 16 bytes hold the weight.
     """
+    K0, K1 = (int(k) for k in K)
+    O0, O1 = (int(o) for o in O)
+    pointwise = (M is not None and r is not None
+                 and is_pointwise((K0, K1), (O0, O1), M, r))
+    caps = GRID_MAX
+    if max_grid is not None:
+        mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
+        mg = mg + (None,) * (3 - len(mg))
+        caps = tuple(c if m is None else max(1, min(c, int(m))) for c, m in zip(caps, mg))
+    return _config(np.dtype(dtype), K0, K1, O0, O1, int(nbatch), caps, pointwise)
+
+
+@functools.lru_cache(maxsize=1024)
+def _config(dtype, K0, K1, O0, O1, nbatch, caps, pointwise):
+    """:func:`launch_config` once the arguments are plain (memoized: the
+    configuration of a repeated call costs a dictionary lookup)."""
     params = launch_params(dtype)
     s = smem_itemsize(dtype)
     vec = smem_vec(dtype)
-    K0, K1 = (int(k) for k in K)
-    O0, O1 = (int(o) for o in O)
     along_row, block, tile = tiling(dtype, (K0, K1), (O0, O1))
     th, tw = tile
-    if M is not None and r is not None and is_pointwise((K0, K1), (O0, O1), M, r):
+    if pointwise:
         kc0 = kc1 = xc0 = xc1 = 1
         shared = 16
     else:
         kc0, kc1, xc0, xc1 = choose_chunks(K0, K1, tile, s, params.smem_budget,
                                            along_row=along_row, vec=vec)
         shared = smem_bytes(tile, kc0, kc1, s, along_row, xc0, xc1, vec)
-    caps = list(GRID_MAX)
-    if max_grid is not None:
-        mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
-        mg = mg + (None,) * (3 - len(mg))
-        caps = [c if m is None else max(1, min(c, int(m))) for c, m in zip(caps, mg)]
     grid = (max(1, min(-(-O1 // tw), caps[0])),
             max(1, min(-(-O0 // th), caps[1])),
-            max(1, min(int(nbatch), caps[2])))
+            max(1, min(nbatch, caps[2])))
     return LaunchConfig(grid=grid, block=(block[0], block[1], 1),
                         along_row=along_row, tile=tile, kc0=kc0, kc1=kc1,
                         shared_mem=shared, xc0=xc0, xc1=xc1)
@@ -181,6 +191,12 @@ def fill_scalar(dtype, fillvalue):
     (float32 for float16, the element type otherwise; integers wrap)."""
     dtype = np.dtype(dtype)
     sdt = np.dtype(np.float32) if dtype == np.float16 else dtype
+    if type(fillvalue) is sdt.type:                # already the parameter's type
+        return fillvalue
+    if fillvalue is None or (type(fillvalue) is int and fillvalue == 0):
+        return sdt.type(0)
+    if isinstance(fillvalue, np.ndarray) and fillvalue.shape == () and fillvalue.dtype == sdt:
+        return fillvalue[()]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return np.asarray(0 if fillvalue is None else fillvalue).astype(
@@ -236,3 +252,4 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
     )
     module.get_function(name)(cfg.grid, cfg.block, args, shared_mem=cfg.shared_mem)
     return cfg
+

@@ -12,28 +12,29 @@ Per dtype (:data:`LAUNCH_TABLE`):
     for float32/float16 tiles, 2 for float64, 1 otherwise: the elements of
     one 16-byte shared load); ``opt`` must be a multiple of ``VEC`` for the
     vector path.
-``block``
-    ``(BX, BY)`` threads of the default "column" tiling (sliding axis = rows;
-    each thread computes ``opt`` outputs down a column, output tile
-    ``(BY*opt) x BX``).
-``threads``
-    threads per block; at most ``CORRCONV_MAX_THREADS`` (256, the kernel's
-    ``__launch_bounds__``).
+``tall``, ``wide``
+    ``(BX, BY)`` threads of the two 2-D tilings: ``tall`` slides down
+    columns (sliding axis = rows; each thread computes ``opt`` outputs down a
+    column, output tile ``(BY*opt) x BX``), ``wide`` along rows (tile
+    ``BY x (BX*opt)``).  Both have the same number of threads, at most
+    ``CORRCONV_MAX_THREADS`` (256, the kernel's ``__launch_bounds__``).
 ``smem_budget``
     bytes of dynamic shared memory a launch may use.  The input tile + halo
     of the whole kernel stays resident when it fits (staged ONCE per output
     tile); the weights are then streamed in chunks that fit next to it.
     24 KiB (4-byte tiles) / 40 KiB (8- and 16-byte tiles): at most
-    ``4 * (40 + 1) = 164`` KiB for 4 resident blocks of 256 threads on sm_80
-    (50% occupancy; the +1 KiB is the per-block reservation), and a 31x31
+    ``4 * (40 + 1) = 164`` KiB for 4 resident blocks of 256 threads (or 8 of 128) on
+    sm_80 (50% occupancy; the +1 KiB is the per-block reservation), and a 31x31
     float64 kernel's 62x62 tile + halo (30.75 KiB) still fits.
 
-Per kernel shape (:func:`tiling`, the table :data:`TILINGS`): the sliding
-axis is the longer kernel axis (``K0 >= K1``: down columns, block (32, 8),
-tile ``(8*opt) x 32``; ``K0 < K1``: along rows, block (8, 32), tile
-``32 x (8*opt)``); flat outputs (``O0 < 8``: 1-D ``numpy.correlate``) use
-``r`` rows of ``256/r`` threads sliding along rows, thin ones (``O1 < 8``)
-``c`` columns of ``256/c`` threads sliding down columns.  No run-time tuning.
+Per kernel shape (:func:`tiling`): kernels taller than wide (``K0 > K1``)
+slide down columns (``tall``), the others, square ones included, along rows
+(``wide``: the input tile is staged row-major, without the transposed
+shared-memory stores of the column tiling; on an H100 the row tiling was
+1.3-2.2x faster for square kernels); flat outputs (``O0 < 8``: 1-D
+``numpy.correlate``) use ``r`` rows of ``threads/r`` threads sliding along
+rows, thin ones (``O1 < 8``) ``c`` columns of ``threads/c`` threads sliding
+down columns.  No run-time tuning.
 
 ``SMEM_LIMIT`` is the hard ceiling (48 KiB: no opt-in attribute needed on
 any architecture).  The kernel template's own limits are in corr2d.cu.
@@ -41,49 +42,64 @@ any architecture).  The kernel template's own limits are in corr2d.cu.
 
 from collections import namedtuple
 
-LaunchParams = namedtuple("LaunchParams", "opt block threads smem_budget")
+import numpy as np
+
+LaunchParams = namedtuple("LaunchParams", "opt tall wide smem_budget")
+LaunchParams.__doc__ = """One row of :data:`LAUNCH_TABLE`: outputs per thread ``opt``,
+the blocks ``tall`` (slide down columns) and ``wide`` (slide along rows) as
+``(BX, BY)``, and the dynamic shared-memory budget in bytes."""
 
 MAX_THREADS = 256          # == CORRCONV_MAX_THREADS in corr2d.cu
 SMEM_LIMIT = 48 * 1024     # == CORRCONV_SMEM_LIMIT in corr2d.cu
 
 _S = 24 * 1024
+_F = 19 * 1024
 _L = 40 * 1024
+_TALL, _WIDE = (32, 8), (8, 32)
 
-# dtype name -> LaunchParams
+# dtype name -> LaunchParams.  float32 / float16 (float tiles): 8 outputs per
+# thread in blocks of 128 threads, measured on an H100 (benchmarks/
+# gpu_probe.py --explore, 4096^2 'same', kernel time alone): against the
+# first table (opt 4, 256 threads, square kernels sliding down columns)
+# K=3 0.209 -> 0.093 ms, K=7 0.263 -> 0.129, K=15 0.497 -> 0.323,
+# K=31 1.555 -> 1.174.  The other dtypes keep the first table's blocks.
 LAUNCH_TABLE = {
-    "float16":    LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_S),
-    "float32":    LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_S),
-    "float64":    LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_L),
-    "complex64":  LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_L),
-    "complex128": LaunchParams(opt=2, block=(32, 8), threads=256, smem_budget=_L),
-    "bool":       LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_S),
-    "int8":       LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_S),
-    "int16":      LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_S),
-    "int32":      LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_S),
-    "int64":      LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_L),
-    "uint8":      LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_S),
-    "uint16":     LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_S),
-    "uint32":     LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_S),
-    "uint64":     LaunchParams(opt=4, block=(32, 8), threads=256, smem_budget=_L),
+    "float16":    LaunchParams(opt=8, tall=(32, 4), wide=(8, 16), smem_budget=_F),
+    "float32":    LaunchParams(opt=8, tall=(32, 4), wide=(8, 16), smem_budget=_F),
+    "float64":    LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_L),
+    "complex64":  LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_L),
+    "complex128": LaunchParams(opt=2, tall=_TALL, wide=_WIDE, smem_budget=_L),
+    "bool":       LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
+    "int8":       LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
+    "int16":      LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
+    "int32":      LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
+    "int64":      LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_L),
+    "uint8":      LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
+    "uint16":     LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
+    "uint32":     LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
+    "uint64":     LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_L),
 }
+_BY_DTYPE = {np.dtype(n): p for n, p in LAUNCH_TABLE.items()}
 
-# kernel-shape class -> (along_row, block); see tiling()
-TILINGS = {
-    "tall": (0, (32, 8)),    # K0 >= K1: slide down columns (the default block)
-    "wide": (1, (8, 32)),    # K0 <  K1: slide along rows
-}
 THIN = 8   # outputs with fewer rows (columns) than this get flat (thin) tilings
 
 
 def launch_params(dtype):
     """The :class:`LaunchParams` of ``dtype`` (a NumPy dtype or its name)."""
-    import numpy as np
-
-    name = np.dtype(dtype).name
     try:
-        return LAUNCH_TABLE[name]
-    except KeyError:
-        raise TypeError(f"no CUDA kernel for dtype {name}") from None
+        return _BY_DTYPE[dtype]
+    except (KeyError, TypeError):
+        pass
+    try:
+        return _BY_DTYPE[np.dtype(dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(f"no CUDA kernel for dtype {np.dtype(dtype).name}") from None
+
+
+def threads(dtype):
+    """Threads per block of ``dtype``'s 2-D tilings (both blocks have as many)."""
+    bx, by = launch_params(dtype).wide
+    return bx * by
 
 
 def _pow2_at_least(n, cap):
@@ -95,18 +111,23 @@ def _pow2_at_least(n, cap):
 
 def tiling(dtype, K, O):
     """``(along_row, block, tile)`` for weights ``K`` and output ``O`` from the
-    table (:data:`TILINGS`, flat/thin rules); ``tile = (TH, TW)``."""
+    table (flat/thin rules first; then kernels taller than wide slide down
+    columns, the others -- square ones included -- along rows);
+    ``tile = (TH, TW)``."""
     p = launch_params(dtype)
+    n = threads(dtype)
     K0, K1 = (max(int(k), 1) for k in K)
     O0, O1 = (int(o) for o in O)
     if O0 < THIN and O0 <= O1:
         r = _pow2_at_least(O0, 8)
-        along_row, block = 1, (p.threads // r, r)
+        along_row, block = 1, (n // r, r)
     elif O1 < THIN:
         c = _pow2_at_least(O1, 8)
-        along_row, block = 0, (c, p.threads // c)
+        along_row, block = 0, (c, n // c)
+    elif K0 > K1:
+        along_row, block = 0, p.tall
     else:
-        along_row, block = TILINGS["tall" if K0 >= K1 else "wide"]
+        along_row, block = 1, p.wide
     bx, by = block
     tile = (by, bx * p.opt) if along_row else (by * p.opt, bx)
     return along_row, block, tile
