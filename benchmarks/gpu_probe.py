@@ -244,14 +244,9 @@ def overhead(n_calls=2000, N=256):
         pass
     for label, f in pieces.items():
         f()
-        cupy.cuda.Device().synchronize()
-        t0 = time.perf_counter()
-        for _ in range(n_calls):
-            f()
-        t1 = time.perf_counter()
-        cupy.cuda.Device().synchronize()
+        host = host_ms(f, n_calls)
         one = min(events_ms(f, 1) for _ in range(50))
-        print(f"{label:34s} {1e6 * (t1 - t0) / n_calls:8.1f} us/call (host), "
+        print(f"{label:34s} {1e3 * host:8.1f} us/call (host), "
               f"{1e3 * one:8.1f} us one synchronised call (events, best of 50)", flush=True)
     pr = cProfile.Profile()
     pr.enable()
