@@ -18,8 +18,8 @@ prints, per configuration:
                  the K0*K1 weights (every block must fetch them; there is no
                  inter-block sharing short of the L2 cache, which "requested"
                  bytes do not model).  Summed over the tiles, divided by the
-                 outputs.  Large halos inflate the ideal itself (K=31 on a
-                 32x32 tile: ~3.7 reads per output) -- counted, not hidden.
+                 outputs.  Large halos inflate the ideal itself (K=31 on the
+                 float32 16x64 tile: ~4.2 reads per output) -- counted, not hidden.
 ``ratio``        rd / ideal  (budget <= 1.15)
 ``shld/FMA``     shared-memory load INSTRUCTIONS per useful multiply-add
                  (FMAs = O0*O1*K0*K1; padded tile outputs do extra work and

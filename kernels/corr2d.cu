@@ -117,7 +117,8 @@
 #define CORRCONV_MAX_THREADS 256
 #define CORRCONV_SMEM_LIMIT 49152
 // resident blocks per SM asked of ptxas: caps registers at 64 (4 blocks of
-// 256 threads: 50% occupancy on sm_80 / sm_90) for <= 4-byte elements and
+// 256 threads, or 8 of the float tables' 128: 50% occupancy on sm_80 /
+// sm_90) for <= 4-byte elements and
 // double (corrconv_min_blocks), at 80 (3 blocks) for the other 8/16-byte
 // ones, where it keeps every instantiation free of spills
 #define CORRCONV_MIN_BLOCKS(T) (sizeof(T) >= 8 ? 3 : 4)

@@ -169,3 +169,24 @@ def test_cuda_backend_matches_cpu():
         want = cc.correlate2d(x, w, "same", "symm")
     assert got.dtype == np.float32
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-4)
+
+
+def test_gpu_cost_model_reproduces_the_measured_picks():
+    """The GPU model (corrconv_gpu._cost, fitted to an H100 run of
+    benchmarks/gpu_probe.py) picks what was fastest there: 4096^2 float32
+    direct up to K=31 (1.19 ms against ~2.7 ms of FFT), FFT at K=63 (4.93
+    against 2.7); float64 the FFT from K=31 on 8192^2 (10.96 against 9.11);
+    float16 has no FFT."""
+    from corrconv_gpu import _cost
+    pick = _cost.choose_gpu
+    for K in (3, 7, 15, 31):
+        assert pick(4096, 4096, K, K, np.dtype(np.float32)) == "direct"
+    assert pick(4096, 4096, 63, 63, np.dtype(np.float32)) == "fft"
+    assert pick(8192, 8192, 15, 15, np.dtype(np.float64)) == "direct"
+    assert pick(8192, 8192, 31, 31, np.dtype(np.float64)) == "fft"
+    assert pick(8192, 8192, 63, 63, np.dtype(np.float16)) == "direct"
+    # the direct model within 15% of the measured kernel times (ms)
+    for dt, K, ms in (("float32", 3, 0.093), ("float32", 31, 1.19), ("float64", 7, 0.291),
+                      ("float64", 63, 11.48)):
+        got = 1e3 * _cost.gpu_direct_cost(4096, 4096, K, K, np.dtype(dt))
+        assert abs(got / ms - 1) < 0.15, (dt, K, got, ms)
