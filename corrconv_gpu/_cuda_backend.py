@@ -148,14 +148,14 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
     fft_capable = dtype.kind in "fc" and dtype != np.float16
     # the rank of the weights is read on the host (a device-to-host copy waits
     # for the stream): 'auto' reads it only where a rank-1 split could win
-    if dtype.kind in "fciu" and (method == "separable" or (
+    cdt = _factor_dtype(dtype)
+    if cdt is not None and (method == "separable" or (
             method == "auto" and _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=1,
                                                   fft_ok=fft_capable) == "separable")):
         from ._methods.separable import decompose
-        cdt = _factor_dtype(dtype)
         wh = (np.asarray(w, dtype=dtype) if isinstance(w, np.ndarray)
               else wd.get() if hasattr(wd, "get") else wd)
-        factors = decompose(np.asarray(wh), dtype=cdt) if cdt is not None else None
+        factors = decompose(np.asarray(wh), dtype=cdt)
     rank = len(factors) if factors else None
     if method == "auto":
         name = _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=rank, fft_ok=fft_capable)
