@@ -139,28 +139,26 @@ EXPLORE_F64 = [
     (0, (32, 8), 4), (1, (8, 32), 4), (1, (8, 16), 4), (1, (16, 8), 4), (1, (8, 16), 8),
     (1, (16, 16), 4), (1, (8, 32), 2), (1, (16, 16), 2),
 ]
-_CT = {"float32": "float, float", "float64": "double, double", "float16": "__half, float"}
 
 
 def explore(N, K, launches, rng, budget, dtype="float32"):
     """N x N 'same' K x K: the kernel under other tilings than the table's."""
     import cupy
     from corrconv_gpu._cuda import _kernels
-    from corrconv_gpu._cuda._launch import choose_chunks, smem_bytes
+    from corrconv_gpu._cuda._launch import LaunchConfig, choose_chunks, kernel_args, smem_bytes
     dt = np.dtype(dtype)
     configs = EXPLORE_F64 if dt == np.float64 else EXPLORE
     vec = 2 if dt == np.float64 else 4
     s = _kernels.smem_itemsize(dt)
     opts = sorted({o for _, _, o in configs})
-    names = {o: f"corr2d<{_CT[dt.name]}, false, false, 0, {o}>" for o in opts}
+    names = {o: f"corr2d<{_kernels.ctype(dt)}, {_kernels.acc_ctype(dt)}, false, false, 0, {o}>"
+             for o in opts}
     mod = cupy.RawModule(code=_kernels.kernel_source(),
                          options=_kernels.compile_options(dt),
                          name_expressions=list(names.values()))
     x = cupy.asarray(rng.random((N, N)).astype(dt))
     w = cupy.asarray(rng.standard_normal((K, K)).astype(dt))
     ref = corrconv_gpu.correlate2d(x, w, "same", method="direct").astype(np.float64)
-    i64, i32 = np.int64, np.int32
-    fill = np.float32(0) if dt == np.float16 else dt.type(0)
     for along_row, (bx, by), opt in configs:
         tile = (by, bx * opt) if along_row else (by * opt, bx)
         th, tw = tile
@@ -173,9 +171,9 @@ def explore(N, K, launches, rng, budget, dtype="float32"):
         smem = smem_bytes(tile, kc0, kc1, s, along_row, xc0, xc1, vec)
         out = cupy.full_like(x, np.nan)
         grid = (-(-N // tw), -(-N // th), 1)
-        args = (x, i64(N), i64(0), i64(N), i64(N), w, i64(K), i32(K), i32(K),
-                out, i64(N), i64(0), i64(N), i64(N), i64(1), i64(-(K // 2)), i64(-(K // 2)),
-                fill, i32(along_row), i32(kc0), i32(kc1), i32(xc0), i32(xc1))
+        cfg = LaunchConfig(grid=grid, block=(bx, by, 1), along_row=along_row, tile=tile,
+                           kc0=kc0, kc1=kc1, shared_mem=smem, xc0=xc0, xc1=xc1)
+        args = kernel_args(x, w, out, -(K // 2), -(K // 2), 0, cfg)
         fn = mod.get_function(names[opt])
 
         def kernel():

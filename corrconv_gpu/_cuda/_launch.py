@@ -199,8 +199,7 @@ def fill_scalar(dtype, fillvalue):
         return fillvalue[()]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return np.asarray(0 if fillvalue is None else fillvalue).astype(
-            sdt, casting="unsafe")[()]
+        return np.asarray(fillvalue).astype(sdt, casting="unsafe")[()]
 
 
 def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
@@ -242,14 +241,24 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
 
     cfg = launch_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, M=(M0, M1), r=(r0, r1))
     name = name_expression(dtype, flip, conj, code)
-    i64, i32 = np.int64, np.int32
-    args = (
-        x, i64(_elem_stride(x, -2, "x")), i64(x_bstride), i64(M0), i64(M1),
-        w, i64(_elem_stride(w, -2, "w")), i32(K0), i32(K1),
-        out, i64(_elem_stride(out, -2, "out")), i64(out_bstride), i64(O0), i64(O1),
-        i64(nbatch), i64(r0), i64(r1), fill_scalar(dtype, fillvalue),
-        i32(cfg.along_row), i32(cfg.kc0), i32(cfg.kc1), i32(cfg.xc0), i32(cfg.xc1),
-    )
+    args = kernel_args(x, w, out, r0, r1, fillvalue, cfg, nbatch, x_bstride, out_bstride)
     module.get_function(name)(cfg.grid, cfg.block, args, shared_mem=cfg.shared_mem)
     return cfg
 
+
+def kernel_args(x, w, out, r0, r1, fillvalue, cfg, nbatch=1, x_bstride=0, out_bstride=0):
+    """The arguments of one corr2d launch, in the kernel signature's order
+    and widths (corr2d.cu): the arrays of :func:`launch_corr2d`, the geometry
+    ``cfg`` (a :class:`LaunchConfig`) and, for stacks, the batch size and
+    batch strides in elements."""
+    M0, M1 = x.shape[-2:]
+    K0, K1 = w.shape
+    O0, O1 = out.shape[-2:]
+    i64, i32 = np.int64, np.int32
+    return (
+        x, i64(_elem_stride(x, -2, "x")), i64(x_bstride), i64(M0), i64(M1),
+        w, i64(_elem_stride(w, -2, "w")), i32(K0), i32(K1),
+        out, i64(_elem_stride(out, -2, "out")), i64(out_bstride), i64(O0), i64(O1),
+        i64(nbatch), i64(r0), i64(r1), fill_scalar(x.dtype, fillvalue),
+        i32(cfg.along_row), i32(cfg.kc0), i32(cfg.kc1), i32(cfg.xc0), i32(cfg.xc1),
+    )
