@@ -62,10 +62,9 @@ def _run(plan, x, w, method, fast_float32):
     """
     check_method(method)
     xp = array_namespace(x)
-    macs = (float(math.prod(x.shape[:-2])) * float(math.prod(plan.out_shape))
-            * float(math.prod(w.shape)))
-    nbytes = (x.size + float(math.prod(x.shape[:-2])) * float(math.prod(plan.out_shape))) \
-        * np.dtype(plan.dtype).itemsize
+    n_out = float(math.prod(x.shape[:-2])) * float(math.prod(plan.out_shape))
+    macs = n_out * float(math.prod(w.shape))
+    nbytes = (x.size + n_out) * np.dtype(plan.dtype).itemsize   # copied in and back
     backend = _backends.select(is_cupy_array(x), macs, nbytes)
     if backend != "cpu":
         from . import _cuda_backend

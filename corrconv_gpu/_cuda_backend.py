@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 from . import _cost
-from ._arrays import array_namespace
+from ._arrays import array_namespace, to_numpy
 from ._boundary import extended_block
 
 READY = True
@@ -53,17 +53,16 @@ def _emu_factory(code, options=(), name_expressions=()):
 class _Device:
     """What differs between the GPU and the emulator: namespace, modules."""
 
-    def __init__(self, emulated, device_id=None):
+    def __init__(self, emulated, device_id):
         self.emulated = emulated
+        self.device_id = device_id
         if emulated:
             self.xp = np
             self.factory = _emu_factory
-            self.device_id = "emu"
         else:
             import cupy
             self.xp = cupy
             self.factory = None
-            self.device_id = cupy.cuda.Device().id if device_id is None else device_id
 
     def module(self, dtype):
         from ._cuda import get_module
@@ -90,7 +89,7 @@ def _device(emulated):
         key = cupy.cuda.runtime.getDevice()
     dev = _DEVICES.get(key)
     if dev is None:
-        dev = _DEVICES[key] = _Device(emulated, None if emulated else key)
+        dev = _DEVICES[key] = _Device(emulated, key)
     return dev
 
 
@@ -153,9 +152,8 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
             method == "auto" and _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=1,
                                                   fft_ok=fft_capable) == "separable")):
         from ._methods.separable import decompose
-        wh = (np.asarray(w, dtype=dtype) if isinstance(w, np.ndarray)
-              else wd.get() if hasattr(wd, "get") else wd)
-        factors = decompose(np.asarray(wh), dtype=cdt)
+        wh = np.asarray(w, dtype=dtype) if isinstance(w, np.ndarray) else to_numpy(wd)
+        factors = decompose(wh, dtype=cdt)
     rank = len(factors) if factors else None
     if method == "auto":
         name = _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=rank, fft_ok=fft_capable)
