@@ -259,6 +259,8 @@ def test_launch_geometry_within_budget(dtype):
     <= MAX_THREADS, chunks cover the kernel, the x chunk holds the weight
     chunk, for kernel sizes up to far beyond shared memory."""
     p = _params.launch_params(dtype)
+    # _params.threads (the flat/thin blocks' size) reads the wide block only
+    assert p.tall[0] * p.tall[1] == p.wide[0] * p.wide[1] == _params.threads(dtype)
     s = _kernels.smem_itemsize(dtype)
     vec = _kernels.smem_vec(dtype)
     for K in [(1, 1), (3, 3), (1, 5000), (5000, 1), (27, 27), (31, 31), (64, 64), (300, 7),
