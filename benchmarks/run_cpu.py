@@ -36,12 +36,15 @@ is flagged in the table (``!``) and in the JSON.
 
 Timing: each library is warmed up once per dtype, kernel size of the grid and
 mode on a 300x300 image (every kernel variant compiles then). Then, for each
-point, the libraries are run *interleaved*: round after round, each library
+point, every library's first call is its check call (timed as ``first_s``,
+left out of the median, as ``run_gpu.py`` leaves out its untimed first call),
+and the libraries are run *interleaved*: round after round, each library
 that still needs runs is called once (in a new random order each round,
 seeded: OpenCV's worker threads spin for a while after a call, which slows
-whatever runs next on 2 cores); a library stops after ``--repeat`` runs or
-once its runs add up to ``--budget`` seconds (at least one run). The reported
-time is the median.
+whatever runs next on 2 cores); a library stops after ``--repeat`` timed runs
+or once its calls add up to ``--budget`` seconds. The reported time is the
+median of the timed runs (of the first call when the budget allowed no
+other: the slow SciPy peers).
 A peer whose first call at a point takes more than
 ``--skip-slow-peers-above`` seconds is skipped for every larger K at the same
 size and dtype (recorded as skipped; nothing is estimated).
@@ -204,22 +207,33 @@ def warmup(calls, dtypes, log, ks=(3, 31)):
 
 
 def time_point(calls, x, w, mode, repeat, budget, skip, log):
-    """Interleaved timing of one point. Returns {lib: record}."""
+    """Interleaved timing of one point. Returns {lib: record}.
+
+    Every library's first call at the point is its check call (its result is
+    compared with ours): it is timed (``first_s``) but left out of the median,
+    like the untimed first call of ``run_gpu.py``, because it runs once per
+    point in a state the later runs do not share (ours' first call also runs
+    the spy of :func:`auto_choice`).  The median is over the later runs; a
+    library whose first call used up its budget has none, and reports its
+    first call."""
     recs = {name: {"times": [], "skipped": name in skip} for name in calls}
-    ref = None
-    # round 0: ours (auto) first, with the spy, to have the reference result
+    # ours (auto) first, with the spy, to have the reference result
     gc.collect()
     ref, dt, choice, pieces = auto_choice(x, w, mode)
-    recs["ours"]["times"].append(dt)
+    recs["ours"]["first_s"] = dt
     recs["ours"]["auto_choice"] = choice
     recs["ours"]["auto_pieces"] = pieces
     recs["ours"]["err"] = 0.0
     order = [n for n in calls if n != "ours"] + ["ours"]
     order_rng = random.Random(len(calls) * 1000 + int(w.shape[0]))
+
+    def spent(rec):
+        return rec.get("first_s", 0.0) + sum(rec["times"])
+
     while True:
         active = [n for n in order if not recs[n]["skipped"] and "error" not in recs[n]
                   and len(recs[n]["times"]) < max(1, repeat)
-                  and (not recs[n]["times"] or sum(recs[n]["times"]) < budget)]
+                  and ("first_s" not in recs[n] or spent(recs[n]) < budget)]
         if not active:
             break
         # a new random order every round: OpenCV's worker threads spin for a
@@ -237,12 +251,17 @@ def time_point(calls, x, w, mode, repeat, budget, skip, log):
                 rec["error"] = f"{type(exc).__name__}: {exc}"
                 log(f"  {name} failed: {rec['error']}")
                 continue
-            if not rec["times"]:
+            if "first_s" not in rec:
                 rec["err"] = rel_err(r, ref, x, w)
-            rec["times"].append(dt)
+                rec["first_s"] = dt
+            else:
+                rec["times"].append(dt)
             del r
     tol = TOL.get(str(x.dtype), 1e-5)
     for name, rec in recs.items():
+        if not rec["times"] and "first_s" in rec:
+            rec["times"].append(rec["first_s"])   # the budget allowed one call
+            rec["median_of_first"] = True
         if rec["times"]:
             rec["median"] = statistics.median(rec["times"])
             rec["runs"] = len(rec["times"])
@@ -276,8 +295,8 @@ def run_grid(args, log):
                     recs = time_point(calls, x, w, mode, args.repeat, args.budget, skip, log)
                     for p in PEERS:
                         rec = recs.get(p)
-                        if (rec and rec["times"] and args.skip_slow_peers_above
-                                and rec["times"][0] > args.skip_slow_peers_above):
+                        if (rec and "first_s" in rec and args.skip_slow_peers_above
+                                and rec["first_s"] > args.skip_slow_peers_above):
                             slow_k[p] = min(slow_k.get(p, k), k)
                     pt = {"size": n, "dtype": dt, "mode": mode, "K": k, "libs": recs,
                           "wall_s": time.perf_counter() - t0}
@@ -586,8 +605,8 @@ def estimate(args):
                             t = _EST_S_PER_MAC[lib] * n * n * k * k + 1e-3
                             if args.skip_slow_peers_above and t > args.skip_slow_peers_above:
                                 slow[lib] = min(slow.get(lib, k), k)
-                        runs = max(1, min(args.repeat, math.ceil(args.budget / t)))
-                        total += t * runs
+                        runs = max(1, min(args.repeat + 1, math.ceil(args.budget / t)))
+                        total += t * runs      # the check call, then the timed runs
     return total
 
 

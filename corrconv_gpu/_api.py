@@ -153,8 +153,46 @@ def convolve(a, v, mode="full", *, method="auto", fast_float32=False):
 
 # ------------------------------------------------------------------- 2-D
 
+# Plans of single 2-D frames by call signature: a call repeating the array
+# types, shapes and dtypes, mode, boundary and scalar fillvalue of an earlier
+# successful one reuses its plan and skips the validators (which gave that
+# plan; they depend on nothing else), so only the backend's own work is
+# repeated.  Only successful calls are stored: every error still comes from
+# the validators.  Cleared when full (a few hundred signatures).
+_FRAME_PLANS = {}
+_FRAME_PLANS_MAX = 256
+_SCALAR_TYPES = (int, float, complex, bool)
+
+
+def _frame_key(in1, in2, mode, boundary, fillvalue, flip):
+    """The signature of a one-frame call (see ``_FRAME_PLANS``), or None."""
+    t1, t2 = type(in1), type(in2)
+    if not ((t1 is np.ndarray or is_cupy_array(in1))
+            and (t2 is np.ndarray or is_cupy_array(in2))
+            and in1.ndim == 2 and in2.ndim == 2):
+        return None
+    tf = type(fillvalue)
+    if not (tf in _SCALAR_TYPES or isinstance(fillvalue, np.generic)):
+        return None
+    key = (flip, t1, t2, in1.shape, in1.dtype, in2.shape, in2.dtype, mode, boundary,
+           tf, repr(fillvalue))   # repr: -0.0 and 0.0 are different fills
+    try:
+        hash(key)
+    except TypeError:             # an unhashable mode or boundary: the validators say why
+        return None
+    return key
+
+
 def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
               axes=(-2, -1), output=None):
+    if output is None and type(axes) is tuple and axes == (-2, -1):
+        key = _frame_key(in1, in2, mode, boundary, fillvalue, flip)
+        hit = _FRAME_PLANS.get(key) if key is not None else None
+        if hit is not None:
+            plan, swapped = hit
+            if swapped:
+                in1, in2 = in2, in1
+            return _run(plan, in1, in2, method, fast_float32)
     name = "convolve2d" if flip else "correlate2d"
     in1, in2 = _validate.as_stack_pair(in1, in2, name, np.ndim(in1) > 2)
     _validate.same_array_kind(in1, in2)
@@ -194,7 +232,9 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
 
 
 def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32):
-    """One 2-D frame: SciPy's checks in SciPy's order (``in1``, ``in2`` 2-D)."""
+    """One 2-D frame: SciPy's checks in SciPy's order (``in1``, ``in2`` 2-D);
+    the plan is stored in ``_FRAME_PLANS``."""
+    key = _frame_key(in1, in2, mode, boundary, fillvalue, flip)
     swapped = _validate.valid_swap_needed(mode, in1.shape, in2.shape)
     if swapped:
         in1, in2 = in2, in1
@@ -207,6 +247,12 @@ def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_floa
         raise ValueError(f"boundary {boundary!r} cannot extend an empty in1 "
                          f"of shape {in1.shape} (SciPy crashes here)")
     plan = plan_2d(in1.shape, in2.shape, mode, flip, bnd, fill, dtype, swapped)
+    if key is not None:
+        if plan.fillvalue is not None:
+            plan.fillvalue.flags.writeable = False   # shared by later calls
+        if len(_FRAME_PLANS) >= _FRAME_PLANS_MAX:
+            _FRAME_PLANS.clear()
+        _FRAME_PLANS[key] = (plan, swapped)
     return _run(plan, in1, in2, method, fast_float32)
 
 

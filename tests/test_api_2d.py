@@ -381,3 +381,74 @@ def test_lists_and_tuples_accepted():
     exact(cc.correlate2d([[1, 2], [3, 4]], ((1,),)), [[1, 2], [3, 4]], np.int64)
     exact(cc.convolve2d([[1.5]], [[True]]), [[1.5]], np.float64)
     exact(cc.convolve2d([[1, 2]], [[1j]]), signal.convolve2d([[1, 2]], [[1j]]), np.complex128)
+
+
+# --------------------------------------------- the plan memo of repeated calls
+
+def _fresh_plans():
+    from corrconv_gpu import _api
+    _api._FRAME_PLANS.clear()
+    return _api._FRAME_PLANS
+
+
+@pytest.mark.parametrize("fn, sfn", [(cc.correlate2d, signal.correlate2d),
+                                     (cc.convolve2d, signal.convolve2d)])
+def test_repeated_calls_reuse_the_plan_with_scipys_results(fn, sfn):
+    """A second call with the same signature takes the stored plan (the memo
+    has its key) and still gives SciPy's result, for every mode, boundary,
+    the valid swap of complex input, and fill values that differ only in
+    value."""
+    from corrconv_gpu import _api
+    plans = _fresh_plans()
+    flip = fn is cc.convolve2d
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((9, 11)) + 1j * rng.standard_normal((9, 11))
+    big = rng.standard_normal((12, 13)) + 1j * rng.standard_normal((12, 13))
+    w = rng.standard_normal((3, 4)) - 2j
+    cases = [(x, w, m, b, f) for m in ("full", "same", "valid")
+             for b in ("fill", "wrap", "symm") for f in (0, 2.5, -1j)]
+    cases.append((x, big, "valid", "fill", 0))      # in2 larger: SciPy swaps
+    for a, k, mode, bnd, fill in cases:
+        want = sfn(a, k, mode, bnd, fill)
+        first = fn(a, k, mode, bnd, fill)
+        assert _api._frame_key(a, k, mode, bnd, fill, flip) in plans
+        n = len(plans)
+        second = fn(a, k, mode, bnd, fill)                # the stored plan
+        assert len(plans) == n
+        for got in (first, second):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_repeated_calls_still_raise_scipys_errors():
+    """Only successful calls are stored: a failing call fails every time, and a
+    stored signature does not stand for another array type or dtype."""
+    _fresh_plans()
+    x, w = np.ones((4, 4)), np.ones((2, 2))
+    cc.correlate2d(x, w, "same")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Acceptable mode flags"):
+            cc.correlate2d(x, w, "bogus")
+        with pytest.raises(ValueError, match="one must be at least as large"):
+            cc.correlate2d(np.ones((4, 2)), np.ones((2, 4)), "valid")
+        with pytest.raises(ValueError, match="fillvalue"):
+            cc.correlate2d(x, w, "same", "fill", [1, 2])
+        with pytest.raises(ValueError, match="not available for this type"):
+            cc.correlate2d(x.astype(bool), w.astype(bool), "same")
+    got = cc.correlate2d(x.astype(np.int16), w.astype(np.int16), "same")
+    assert got.dtype == np.int16
+    got = cc.correlate2d(x.tolist(), w, "same")        # lists: converted each call
+    np.testing.assert_array_equal(got, signal.correlate2d(x, w, "same"))
+
+
+def test_stored_plans_are_read_only_and_bounded():
+    from corrconv_gpu import _api
+    plans = _fresh_plans()
+    cc.correlate2d(np.ones((3, 3)), np.ones((2, 2)), "same", "fill", 4)
+    (plan, swapped), = plans.values()
+    assert not swapped and not plan.fillvalue.flags.writeable
+    with pytest.raises(ValueError):
+        plan.fillvalue[...] = 0
+    for n in range(_api._FRAME_PLANS_MAX + 5):
+        cc.correlate2d(np.ones((2, 2 + n)), np.ones((1, 1)), "same")
+    assert 0 < len(plans) <= _api._FRAME_PLANS_MAX

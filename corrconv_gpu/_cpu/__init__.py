@@ -22,7 +22,17 @@ from ._native import DTYPES
 _COMPILED = tuple(DTYPES)
 
 
+_METHOD_FNS = {}
+
+
 def _method_fn(name):
+    fn = _METHOD_FNS.get(name)
+    if fn is None:
+        fn = _METHOD_FNS[name] = _import_method(name)
+    return fn
+
+
+def _import_method(name):
     if name == "direct":
         from ._direct import correlate_window
         return correlate_window
