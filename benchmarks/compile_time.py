@@ -39,10 +39,11 @@ CHILD = textwrap.dedent("""
 """)
 
 # (dtype, K, which kernel variant the call compiles)
-CASES = [("float32", 5, "exact 5x5 (largest exact variant)"),
-         ("float32", 9, "ring, tap groups (4, 1)"),
+CASES = [("float32", 9, "exact 9x9 (largest exact variant)"),
+         ("float32", 11, "ring, tap groups (4, 3)"),
          ("float64", 3, "exact 3x3"),
-         ("float64", 15, "ring, tap groups (4, 3)")]
+         ("float64", 15, "ring, tap groups (4, 3)"),
+         ("complex128", 7, "exact 7x7 (largest complex exact variant)")]
 
 
 def _child(cache, dtype, k):

@@ -78,7 +78,9 @@ def test_window_with_boundary_matches_extended_copy(dtype, boundary, variant):
             ((3, 3), (-1, -1), (23, 31)),          # 'same'
             ((5, 4), (-4, -3), (27, 34)),          # 'full'
             ((3, 3), (2, 5), (9, 11)),             # inside: read in place
-            ((7, 2), (-6, -1), (28, 32)),          # ring kernel only (K0 > EXACT_MAX)
+            ((7, 2), (-6, -1), (28, 32)),          # a tall exact kernel
+            ((9, 2), (-8, -1), (30, 32)),          # exact for real dtypes only
+            ((10, 2), (-9, -1), (31, 32)),         # ring kernel only (K0 > EXACT_MAX)
             ((5, 4), (-9, 20), (40, 30)),          # beyond every edge
             ((1, 5), (-3, -2), (5, 40))]:
         w = _data(kshape, dtype, rng)
@@ -112,13 +114,30 @@ def test_wide_windows_with_edge_chunks(dtype, boundary, variant):
 def test_exact_and_ring_variants_are_bitwise_equal(dtype, monkeypatch):
     rng = np.random.default_rng(7)
     x = _data((70, 90), dtype, rng)
-    for kshape in [(1, 1), (3, 3), (5, 4), (1, 5)]:
+    for kshape in [(1, 1), (3, 3), (5, 4), (1, 5), (7, 6), (9, 8)]:
         w = _data(kshape, dtype, rng)
         outs = []
         for threshold in (0, 1 << 62):
             monkeypatch.setattr(_direct, "_EXACT_MIN_OUTPUTS", threshold)
             outs.append(_run(x, -1, -2, w, 70, 90, "symmetric"))
         assert np.array_equal(outs[0], outs[1]), kshape
+
+
+def test_exact_variant_sizes_per_dtype(monkeypatch):
+    """Real dtypes get exact-size kernels up to 9x9, complex up to 7x7 (a
+    complex 9x9 compiles beyond the first-call budget); larger: the ring."""
+    asked = []
+    real_kernel = _direct.kernel
+    monkeypatch.setattr(_direct, "kernel",
+                        lambda dt, v: asked.append((np.dtype(dt).name, v[0])) or real_kernel(dt, v))
+    for dtype, kshape, want in [(np.float32, (9, 9), "exact"), (np.int64, (2, 9), "exact"),
+                                (np.float64, (10, 3), "ring"), (np.complex64, (7, 3), "exact"),
+                                (np.complex128, (3, 8), "ring")]:
+        x = np.ones((300, 300), dtype)
+        _run(x, 0, 0, np.ones(kshape, dtype), 300 - kshape[0] + 1, 300 - kshape[1] + 1)
+        assert asked[-1] == (np.dtype(dtype).name, want), (dtype, kshape)
+    assert _direct_kernel.exact_max(np.dtype(np.float32)) == _direct_kernel.EXACT_MAX == 9
+    assert _direct_kernel.exact_max(np.dtype(np.complex64)) == 7
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -202,7 +221,7 @@ def test_generated_sources_compile_to_python():
     with pytest.raises(ValueError):
         _direct_kernel.source((5,))
     with pytest.raises(ValueError):
-        _direct_kernel.source_exact(8, 3)
+        _direct_kernel.source_exact(10, 3)
 
 
 # ---------------------------------------------------------------- the cache

@@ -28,14 +28,14 @@ import numpy as np
 
 from .._boundary import extend_index, inside_run
 from .._threads import num_threads, run_shared
-from ._direct_kernel import EXACT_CHUNK, EXACT_MAX, EXACT_ROWS, exact_ring_rows, taps
+from ._direct_kernel import EXACT_CHUNK, EXACT_ROWS, exact_max, exact_ring_rows, taps
 from ._native import kernel
 
 __all__ = ["correlate_window", "num_threads"]
 
 _ACC_BYTES = 65536  # L2 budget of the accumulator ring (K0 rows of ch)
 # windows of at least this many outputs use the exact-size kernel when both
-# kernel sides are <= EXACT_MAX (smaller ones: the ring kernel, so that small
+# kernel sides are <= exact_max(dtype) (smaller ones: the ring kernel, so that small
 # problems of many shapes do not each compile a variant)
 _EXACT_MIN_OUTPUTS = 1 << 16
 _CH_MIN = 64        # column chunk bounds (elements)
@@ -93,7 +93,7 @@ def correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1,
     ulo, uhi = inside_run(xc0, n1 + K1 - 1, shape[1])   # columns read in place
     # the column chunk: as wide as the scratch budget allows (and no wider
     # than the window)
-    exact = (max(K0, K1) <= EXACT_MAX and n0 * n1 >= _EXACT_MIN_OUTPUTS
+    exact = (max(K0, K1) <= exact_max(dt) and n0 * n1 >= _EXACT_MIN_OUTPUTS
              and n0 >= EXACT_ROWS)
     if exact:
         nrow = exact_ring_rows(K0)

@@ -29,9 +29,10 @@ The source is generated (:func:`source`) for the tap-group sizes ``T`` that
 a kernel width needs (``taps(K1)``), so that one compilation holds 4 or 8
 unrolled loops instead of 16.
 
-Small kernels (both sides <= ``EXACT_MAX``) on large windows have a second,
-output-stationary variant generated for their exact size
-(:func:`source_exact`): blocks of ``EXACT_ROWS`` output rows, each column's
+Small kernels (both sides <= ``exact_max(dtype)``: 9, complex 7) on large
+windows have a second, output-stationary variant generated for their exact
+size (:func:`source_exact`): blocks of ``EXACT_ROWS`` output rows, each
+walking the whole window width in column chunks, each column's
 accumulators in registers over all K0*K1 taps (every loaded x value feeds
 the outputs of the block that use it), one store per output and no
 accumulator traffic.  A block whose R + K0 - 1 input rows lie inside the
@@ -238,13 +239,19 @@ _U3 = np.uint64(3)
 
 
 # ----------------------------------------------------------------------------
-# The exact-size kernel: small kernels (K0, K1 <= EXACT_MAX), output-stationary
+# The exact-size kernel: small kernels (K0, K1 <= exact_max), output-stationary
 # ----------------------------------------------------------------------------
 
-#: Largest kernel side with an exact-size variant (a 7x7 one takes ~4.3 s to
-#: compile with 4 rows per block, beyond the first-call budget, and is no
-#: faster than the ring kernel with 2), and the output rows per block.
-EXACT_MAX = 5
+#: Largest kernel side with an exact-size variant, and the output rows per
+#: block.  Each size compiles once per dtype (one loop body serves the input
+#: read in place and the staged rows): a 9x9 one in ~3.2 s (float32, float64,
+#: int64; within the first-call budget of 5 s), and it runs 1.1-1.5x faster
+#: than the ring kernel from 512^2 to 4096^2 (float32 2048^2 'same', 2
+#: threads: 5.0 ms against 7.0; 7x7 3.7 against 7.0).  A complex 9x9 takes
+#: 4.2-5.1 s, so complex stops at ``EXACT_MAX_COMPLEX`` (7x7: 2.7-2.9 s; see
+#: :func:`exact_max`).
+EXACT_MAX = 9
+EXACT_MAX_COMPLEX = 7
 EXACT_ROWS = 4
 #: Column chunk of the exact kernel (a compile-time constant: its staging
 #: rows are at constant distances, so LLVM vectorizes the loop without
@@ -255,6 +262,11 @@ EXACT_CHUNK = 512
 #: kernels stage them in ``rowp`` (at constant distances: no checks needed,
 #: else LLVM gives up vectorizing) and copy them out.
 EXACT_UNSTAGED_TAPS = 9
+
+
+def exact_max(dtype):
+    """Largest kernel side with an exact-size variant for ``dtype`` (a NumPy dtype)."""
+    return EXACT_MAX_COMPLEX if dtype.kind == "c" else EXACT_MAX
 
 
 def _exact_loop(K0, K1, R, S, ind, staged):
@@ -297,23 +309,30 @@ def source_exact(K0, K1):
         raise ValueError(f"exact kernels are for sizes up to {EXACT_MAX}, got {K0}x{K1}")
     NR = R + K0 - 1
     body = [f"    w{p}_{q} = wf[{p * K1 + q}]" for p in range(K0) for q in range(K1)]
-    body += _CHUNKS.splitlines()
+    # row blocks outside, the column chunks of each block inside: a block
+    # reads its input rows and writes its output rows from end to end
+    # (long sequential runs for the prefetchers; with the chunks outside, a
+    # 4096-wide image was read in 2 KB pieces of rows 16 KB apart)
+    bounds, chunks = _CHUNKS.split("    j0 = 0\n")
+    body += bounds.splitlines()
     body += [
-        "        i = rlo",
-        "        while True:",
-        f"            if i + {R} > rhi:",
-        f"                i = rhi - {R}",
+        "    i = rlo",
+        "    while True:",
+        f"        if i + {R} > rhi:",
+        f"            i = rhi - {R}",
+        "        rows_in = True",
+        f"        for t in range({NR}):",
+        "            if rmap[i + t] < 0:",
+        "                rows_in = False",
+    ]
+    body += ["    " + line for line in ("    j0 = 0\n" + chunks).splitlines()]
+    body += [
         "            ob = np.uint64(i * so + j0)",
-        "            direct = inside",
-        f"            for t in range({NR}):",
-        "                if rmap[i + t] < 0:",
-        "                    direct = False",
-        "            if direct:",
+        "            if inside and rows_in:",
+        "                src = xf",
     ]
     body += [f"                b{t} = np.uint64(rmap[i + {t}] * sx + c0 + j0)"
              for t in range(NR)]
-    staged = K0 * K1 > EXACT_UNSTAGED_TAPS
-    body += _exact_loop(K0, K1, R, "xf", 16, staged)
     body += [
         "            else:",
         f"                for t in range({NR}):",
@@ -325,13 +344,16 @@ def source_exact(K0, K1):
         "                    rb = row * sx",
     ]
     body += _copy_row("ring", "t * W", 20)
+    body += ["                src = ring"]
     body += [f"                b{t} = np.uint64({t} * W)" for t in range(NR)]
-    body += _exact_loop(K0, K1, R, "ring", 16, staged)
+    # one loop for both sources (the input in place, or the staged rows):
+    # half the code of a loop per source, and half the compile time
+    body += _exact_loop(K0, K1, R, "src", 12, K0 * K1 > EXACT_UNSTAGED_TAPS)
     body += [
-        f"            if i + {R} >= rhi:",
-        "                break",
-        f"            i += {R}",
-        "        j0 += cw",
+        "            j0 += cw",
+        f"        if i + {R} >= rhi:",
+        "            break",
+        f"        i += {R}",
     ]
     return (_EXACT_TEMPLATE.replace("@PROLOGUE@", _PROLOGUE)
             .replace("@CONSTS@", "\n".join(
