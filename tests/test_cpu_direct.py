@@ -295,3 +295,18 @@ def test_object_code_names_only_known_symbols():
     for name in names:
         assert (name.startswith(("Py", "_Py", "numba_", "NRT_"))
                 or name in ("memset", "memcpy", "memmove")), name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.complex128])
+def test_repeated_windows_take_each_calls_fill_and_weights(dtype, variant):
+    """The launch setup and the fill row are memoized per window: calls that
+    repeat a window with other fill values and weights still get their own."""
+    rng = np.random.default_rng(11)
+    x = _data((20, 24), dtype, rng)
+    for fill in (0, 5, np.array(-3, dtype=dtype), 5):
+        w = _data((3, 4), dtype, rng)
+        got = _run(x, -2, -3, w, 22, 27, "constant", fill)
+        want = _expected(x, -2, -3, w, False, False, 22, 27, "constant", fill)
+        assert _close(got, want, dtype), fill
+    got = _run(x, -2, -3, w, 22, 27, "wrap", None)       # no fill: 'wrap'
+    assert _close(got, _expected(x, -2, -3, w, False, False, 22, 27, "wrap", None), dtype)

@@ -71,6 +71,47 @@ def _index_maps(xr0, c0, n0, n1, K0, K1, shape, boundary):
     return maps
 
 
+def _address(a):
+    """The data pointer of an ndarray (``a.ctypes.data`` builds a ctypes
+    helper object on every access, several times as slow on a cold cache)."""
+    return a.__array_interface__["data"][0]
+
+
+@functools.lru_cache(maxsize=64)
+def _setup(xr0, xc0, n0, n1, K0, K1, shape, boundary, dt, exact_min, acc_bytes):
+    """Everything a window's launch needs but the arrays (memoized, as the
+    same window recurs call after call): the index maps and their address,
+    the rows of extended input (``nr``), the columns read in place, the kernel
+    variant, the column chunk and the scratch sizes."""
+    maps = _index_maps(xr0, xc0, n0, n1, K0, K1, shape, boundary)
+    nr = n0 + K0 - 1
+    ulo, uhi = inside_run(xc0, n1 + K1 - 1, shape[1])   # columns read in place
+    # the column chunk: as wide as the scratch budget allows (and no wider
+    # than the window)
+    exact = max(K0, K1) <= exact_max(dt) and n0 * n1 >= exact_min and n0 >= EXACT_ROWS
+    ch = EXACT_CHUNK if exact else acc_bytes // (K0 * dt.itemsize) // 16 * 16
+    ch = min(_CH_MAX, max(_CH_MIN, ch), -(-n1 // 16) * 16)
+    # scratch: the ring kernel's accumulators and row; the exact kernel's
+    # input rows and staged output rows
+    if exact:
+        variant = ("exact", K0, K1)
+        nacc, nrow_out = exact_ring_rows(K0) * (ch + K1 - 1), EXACT_ROWS * EXACT_CHUNK
+    else:
+        variant = ("ring", taps(K1))
+        nacc, nrow_out = K0 * ch, ch + K1 - 1
+    return maps, _address(maps), nr, ulo, uhi, exact, ch, variant, nacc, nrow_out
+
+
+@functools.lru_cache(maxsize=64)
+def _fill_row(dt, n, fill_dtype, fill_bytes):
+    """A read-only row of ``n`` fill values of ``dt`` (memoized on the fill
+    value's bytes: -0.0 and 0.0 are different rows)."""
+    row = np.empty(n, dtype=dt)
+    row[...] = 0 if fill_dtype is None else np.frombuffer(fill_bytes, fill_dtype)[0]
+    row.flags.writeable = False
+    return row
+
+
 def correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1,
                      boundary="constant", fill=0):
     """out[or0+i, oc0+j] = sum_{p,q} X[xr0+i+p, xc0+j+q] * W(p, q)."""
@@ -88,43 +129,30 @@ def correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1,
     else:
         x = np.ascontiguousarray(x, dtype=dt)
         shape = x.shape
-    maps = _index_maps(xr0, xc0, n0, n1, K0, K1, shape, boundary)
-    nr = n0 + K0 - 1
-    ulo, uhi = inside_run(xc0, n1 + K1 - 1, shape[1])   # columns read in place
-    # the column chunk: as wide as the scratch budget allows (and no wider
-    # than the window)
-    exact = (max(K0, K1) <= exact_max(dt) and n0 * n1 >= _EXACT_MIN_OUTPUTS
-             and n0 >= EXACT_ROWS)
-    if exact:
-        nrow = exact_ring_rows(K0)
-        ch = EXACT_CHUNK
-    else:
-        ch = _ACC_BYTES // (K0 * dt.itemsize) // 16 * 16
-    ch = min(_CH_MAX, max(_CH_MIN, ch), -(-n1 // 16) * 16)
-    # effective weights (flip / conj applied) followed by a row of fill values
+    (maps, pm, nr, ulo, uhi, exact, ch, variant, nacc,
+     nrow_out) = _setup(xr0, xc0, n0, n1, K0, K1, shape, boundary, dt,
+                        _EXACT_MIN_OUTPUTS, _ACC_BYTES)
+    # effective weights (flip / conj applied), and a row of fill values
     wk = w[::-1, ::-1] if flip else w
     if conj and wk.dtype.kind == "c":
         wk = np.conj(wk)
-    wf = np.empty(K0 * K1 + ch + K1 - 1, dtype=dt)
-    wf[:K0 * K1] = wk.reshape(-1)
-    wf[K0 * K1:] = 0 if fill is None else fill
-    so = out.strides[0] // dt.itemsize
-    fn = kernel(dt, ("exact", K0, K1) if exact else ("ring", taps(K1)))
-    pw, pm, item = wf.ctypes.data, maps.ctypes.data, dt.itemsize
-    head = (x.ctypes.data, x.size, x.shape[1], pw, K0, K1,
-            out.ctypes.data + (int(or0) * so + int(oc0)) * item,
-            (n0 - 1) * so + n1, so, n1, ch)
-    tail = (pm, nr, pm + 8 * nr, ulo, uhi, xc0, pw + K0 * K1 * item)
-    # scratch: the ring kernel's accumulators and row; the exact kernel's
-    # input rows and staged output rows
-    if exact:
-        nacc, nrow_out = nrow * (ch + K1 - 1), EXACT_ROWS * EXACT_CHUNK
+    wk = np.ascontiguousarray(wk, dtype=dt)
+    if fill is None:
+        frow = _fill_row(dt, ch + K1 - 1, None, None)
     else:
-        nacc, nrow_out = K0 * ch, ch + K1 - 1
+        f = np.asarray(fill)
+        frow = _fill_row(dt, ch + K1 - 1, f.dtype.str, f.tobytes())
+    so = out.strides[0] // dt.itemsize
+    fn = kernel(dt, variant)
+    item = dt.itemsize
+    head = (_address(x), x.size, x.shape[1], _address(wk), K0, K1,
+            _address(out) + (int(or0) * so + int(oc0)) * item,
+            (n0 - 1) * so + n1, so, n1, ch)
+    tail = (pm, nr, pm + 8 * nr, ulo, uhi, xc0, _address(frow))
 
     def run(rlo, rhi):
         scratch = np.empty(nacc + nrow_out, dtype=dt)
-        p = scratch.ctypes.data
+        p = _address(scratch)
         fn(*head, rlo, rhi, *tail, p, p + nacc * item)
 
     if n0 * n1 * (10 + K0 * K1) < _SERIAL_WORK:
