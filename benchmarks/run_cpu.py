@@ -548,7 +548,7 @@ def _load_note(results):
 
 
 def write_outputs(results, out, log):
-    md = [f"# CPU benchmark: corrconv_gpu vs SciPy / OpenCV",
+    md = ["# CPU benchmark: corrconv_gpu vs SciPy / OpenCV",
           "",
           f"{results['meta']['date']}, {results['meta']['platform']}, "
           f"{results['meta']['cpu_count']} CPUs, numpy {results['meta']['numpy']}, "
