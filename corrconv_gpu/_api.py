@@ -185,6 +185,7 @@ def _frame_key(in1, in2, mode, boundary, fillvalue, flip):
 
 def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
               axes=(-2, -1), output=None):
+    key = None
     if output is None and type(axes) is tuple and axes == (-2, -1):
         key = _frame_key(in1, in2, mode, boundary, fillvalue, flip)
         hit = _FRAME_PLANS.get(key) if key is not None else None
@@ -199,7 +200,7 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
     axes = _validate.axes_pair(axes, in1.ndim, name)
     if in1.ndim == 2 and axes == (0, 1) and output is None:
         return _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method,
-                               fast_float32)
+                               fast_float32, key)
     xp = array_namespace(in1)
     moved = axes != (in1.ndim - 2, in1.ndim - 1)
     x = xp.moveaxis(in1, axes, (-2, -1)) if moved else in1
@@ -231,10 +232,11 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
     return _output.deliver(out, array, out_dtype, cast_result)
 
 
-def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32):
+def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
+                    key=None):
     """One 2-D frame: SciPy's checks in SciPy's order (``in1``, ``in2`` 2-D);
-    the plan is stored in ``_FRAME_PLANS``."""
-    key = _frame_key(in1, in2, mode, boundary, fillvalue, flip)
+    the plan is stored in ``_FRAME_PLANS`` under ``key`` (the call's
+    :func:`_frame_key`, None: not stored)."""
     swapped = _validate.valid_swap_needed(mode, in1.shape, in2.shape)
     if swapped:
         in1, in2 = in2, in1

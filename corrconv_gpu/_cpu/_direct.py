@@ -46,10 +46,9 @@ _CH_MAX = 8192
 _SERIAL_WORK = 1 << 24
 
 
-@functools.lru_cache(maxsize=64)
 def _index_maps(xr0, c0, n0, n1, K0, K1, shape, boundary):
     """Row and column index maps of the window (one read-only int64 array:
-    rows first; memoized, as the same window recurs call after call).
+    rows first; memoized through :func:`_setup`).
 
     Extended row t is input row ``maps[t]``, extended column u is input column
     ``maps[n0 + K0 - 1 + u]``; -1 reads the fill value ('constant').

@@ -63,21 +63,15 @@ _TALL, _WIDE = (32, 8), (8, 32)
 # first table (opt 4, 256 threads, square kernels sliding down columns)
 # K=3 0.209 -> 0.093 ms, K=7 0.263 -> 0.129, K=15 0.497 -> 0.323,
 # K=31 1.555 -> 1.174.  The other dtypes keep the first table's blocks.
+_FLOAT = LaunchParams(opt=8, tall=(32, 4), wide=(8, 16), smem_budget=_F)
+_NARROW = LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S)   # <= 4-byte ints, bool
+_BROAD = LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_L)    # 8- and 16-byte types
 LAUNCH_TABLE = {
-    "float16":    LaunchParams(opt=8, tall=(32, 4), wide=(8, 16), smem_budget=_F),
-    "float32":    LaunchParams(opt=8, tall=(32, 4), wide=(8, 16), smem_budget=_F),
-    "float64":    LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_L),
-    "complex64":  LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_L),
-    "complex128": LaunchParams(opt=2, tall=_TALL, wide=_WIDE, smem_budget=_L),
-    "bool":       LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
-    "int8":       LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
-    "int16":      LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
-    "int32":      LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
-    "int64":      LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_L),
-    "uint8":      LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
-    "uint16":     LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
-    "uint32":     LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S),
-    "uint64":     LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_L),
+    "float16": _FLOAT, "float32": _FLOAT,
+    "float64": _BROAD, "complex64": _BROAD, "int64": _BROAD, "uint64": _BROAD,
+    "complex128": _BROAD._replace(opt=2),
+    "bool": _NARROW, "int8": _NARROW, "int16": _NARROW, "int32": _NARROW,
+    "uint8": _NARROW, "uint16": _NARROW, "uint32": _NARROW,
 }
 _BY_DTYPE = {np.dtype(n): p for n, p in LAUNCH_TABLE.items()}
 
