@@ -42,7 +42,10 @@ and the libraries are run *interleaved*: round after round, each library
 that still needs runs is called once (in a new random order each round,
 seeded: OpenCV's worker threads spin for a while after a call, which slows
 whatever runs next on 2 cores); a library stops after ``--repeat`` timed runs
-or once its calls add up to ``--budget`` seconds. The reported time is the
+or once its calls add up to ``--budget`` seconds.  Cheap points get more
+runs (a median of 5 swings with what ran before, on a noisy machine): after
+``--repeat`` runs a library goes on until its timed runs add up to
+``--min-time`` seconds or number ``--max-repeat`` (within the budget). The reported time is the
 median of the timed runs (of the first call when the budget allowed no
 other: the slow SciPy peers).
 A peer whose first call at a point takes more than
@@ -206,7 +209,7 @@ def warmup(calls, dtypes, log, ks=(3, 31)):
         log(f"warm-up {dt}: {time.perf_counter() - t0:.1f} s")
 
 
-def time_point(calls, x, w, mode, repeat, budget, skip, log):
+def time_point(calls, x, w, mode, repeat, budget, skip, log, min_time=0.0, max_repeat=0):
     """Interleaved timing of one point. Returns {lib: record}.
 
     Every library's first call at the point is its check call (its result is
@@ -230,9 +233,13 @@ def time_point(calls, x, w, mode, repeat, budget, skip, log):
     def spent(rec):
         return rec.get("first_s", 0.0) + sum(rec["times"])
 
+    def wants_more(rec):
+        runs = len(rec["times"])
+        return runs < max(1, repeat) or (runs < max_repeat and sum(rec["times"]) < min_time)
+
     while True:
         active = [n for n in order if not recs[n]["skipped"] and "error" not in recs[n]
-                  and len(recs[n]["times"]) < max(1, repeat)
+                  and wants_more(recs[n])
                   and ("first_s" not in recs[n] or spent(recs[n]) < budget)]
         if not active:
             break
@@ -292,7 +299,8 @@ def run_grid(args, log):
                         continue
                     skip = {p for p, k0 in slow_k.items() if k > k0}
                     t0 = time.perf_counter()
-                    recs = time_point(calls, x, w, mode, args.repeat, args.budget, skip, log)
+                    recs = time_point(calls, x, w, mode, args.repeat, args.budget, skip, log,
+                                      args.min_time, args.max_repeat)
                     for p in PEERS:
                         rec = recs.get(p)
                         if (rec and "first_s" in rec and args.skip_slow_peers_above
@@ -326,6 +334,7 @@ def meta(args, calls):
          "cv2_threads": None if "cv2" not in calls else cv2.getNumThreads(),
          "libraries": list(calls), "input": "x ~ U[0,1), w ~ N(0,1), seed 0",
          "timing": {"repeat": args.repeat, "budget_s": args.budget,
+                    "min_time_s": args.min_time, "max_repeat": args.max_repeat,
                     "skip_slow_peers_above_s": args.skip_slow_peers_above,
                     "statistic": "median"},
          "tolerance": TOL,
@@ -606,6 +615,9 @@ def estimate(args):
                             if args.skip_slow_peers_above and t > args.skip_slow_peers_above:
                                 slow[lib] = min(slow.get(lib, k), k)
                         runs = max(1, min(args.repeat + 1, math.ceil(args.budget / t)))
+                        if args.min_time > t * (runs - 1):   # cheap points: more runs
+                            runs = max(runs, min(args.max_repeat,
+                                                 math.ceil(args.min_time / t)) + 1)
                         total += t * runs      # the check call, then the timed runs
     return total
 
@@ -627,6 +639,11 @@ def parse_args(argv=None):
     ap.add_argument("--budget", type=float, default=None,
                     help="stop repeating a library once its runs add up to this many "
                          "seconds (default 3; --quick 0.5); at least one run")
+    ap.add_argument("--min-time", type=float, default=None,
+                    help="after --repeat runs, go on until a library's timed runs add up "
+                         "to this many seconds (default 0.25; --quick 0)")
+    ap.add_argument("--max-repeat", type=int, default=31,
+                    help="at most this many timed runs for --min-time (default 31)")
     ap.add_argument("--skip-slow-peers-above", type=float, default=10.0, metavar="SECONDS",
                     help="skip a peer for every larger K (same size and dtype) once its "
                          "first call took longer than this; 0 disables (default 10: "
@@ -652,6 +669,8 @@ def parse_args(argv=None):
         a.repeat = 3 if a.quick else 5
     if a.budget is None:
         a.budget = 0.5 if a.quick else 3.0
+    if a.min_time is None:
+        a.min_time = 0.0 if a.quick else 0.25
     if a.out is None:
         a.out = (os.path.join(tempfile.gettempdir(), "corrconv_bench_quick") if a.quick
                  else os.path.join(HERE, "results"))

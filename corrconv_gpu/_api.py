@@ -54,11 +54,13 @@ _DOC_STACK = """axes : pair of int, optional
         warning)."""
 
 
-def _run(plan, x, w, method, fast_float32):
+def _run(plan, x, w, method, fast_float32, launches=None):
     """Execute a plan on the chosen backend; returns the result array.
 
     ``x`` is one frame (M0, M1) or a stack (B, M0, M1) filtered in one
     backend call; the result is (O0, O1) or (B, O0, O1), a new array.
+    ``launches``: the CPU backend's prepared launches of a repeated call
+    (see ``_FRAME_PLANS``).
     """
     check_method(method)
     xp = array_namespace(x)
@@ -78,7 +80,7 @@ def _run(plan, x, w, method, fast_float32):
     else:
         from . import _cpu
         out = cast_result(_cpu.execute(plan, to_numpy(x), to_numpy(w), method,
-                                       fast_float32), plan.dtype)
+                                       fast_float32, launches), plan.dtype)
         out = xp.asarray(out)
     if plan.reverse_output:
         out = xp.ascontiguousarray(out[..., ::-1, ::-1])
@@ -157,8 +159,10 @@ def convolve(a, v, mode="full", *, method="auto", fast_float32=False):
 # types, shapes and dtypes, mode, boundary and scalar fillvalue of an earlier
 # successful one reuses its plan and skips the validators (which gave that
 # plan; they depend on nothing else), so only the backend's own work is
-# repeated.  Only successful calls are stored: every error still comes from
-# the validators.  Cleared when full (a few hundred signatures).
+# repeated.  Each entry also holds a dict in which the CPU backend keeps the
+# launch it prepared for the call (``_cpu.execute(launches=...)``).  Only
+# successful calls are stored: every error still comes from the validators.
+# Cleared when full (a few hundred signatures).
 _FRAME_PLANS = {}
 _FRAME_PLANS_MAX = 256
 _SCALAR_TYPES = (int, float, complex, bool)
@@ -190,10 +194,10 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
         key = _frame_key(in1, in2, mode, boundary, fillvalue, flip)
         hit = _FRAME_PLANS.get(key) if key is not None else None
         if hit is not None:
-            plan, swapped = hit
+            plan, swapped, launches = hit
             if swapped:
                 in1, in2 = in2, in1
-            return _run(plan, in1, in2, method, fast_float32)
+            return _run(plan, in1, in2, method, fast_float32, launches)
     name = "convolve2d" if flip else "correlate2d"
     in1, in2 = _validate.as_stack_pair(in1, in2, name, np.ndim(in1) > 2)
     _validate.same_array_kind(in1, in2)
@@ -254,7 +258,7 @@ def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_floa
             plan.fillvalue.flags.writeable = False   # shared by later calls
         if len(_FRAME_PLANS) >= _FRAME_PLANS_MAX:
             _FRAME_PLANS.clear()
-        _FRAME_PLANS[key] = (plan, swapped)
+        _FRAME_PLANS[key] = (plan, swapped, {})
     return _run(plan, in1, in2, method, fast_float32)
 
 

@@ -445,10 +445,83 @@ def test_stored_plans_are_read_only_and_bounded():
     from corrconv_gpu import _api
     plans = _fresh_plans()
     cc.correlate2d(np.ones((3, 3)), np.ones((2, 2)), "same", "fill", 4)
-    (plan, swapped), = plans.values()
+    (plan, swapped, launches), = plans.values()
     assert not swapped and not plan.fillvalue.flags.writeable
     with pytest.raises(ValueError):
         plan.fillvalue[...] = 0
     for n in range(_api._FRAME_PLANS_MAX + 5):
         cc.correlate2d(np.ones((2, 2 + n)), np.ones((1, 1)), "same")
     assert 0 < len(plans) <= _api._FRAME_PLANS_MAX
+
+
+@pytest.mark.parametrize("fn, sfn", [(cc.correlate2d, signal.correlate2d),
+                                     (cc.convolve2d, signal.convolve2d)])
+@pytest.mark.parametrize("dtype, shape, kshape, mode, bnd, fill", [
+    (np.float32, (300, 260), (3, 3), "same", "fill", 0),     # exact-size kernel
+    (np.float32, (300, 260), (5, 4), "valid", "fill", 0),
+    (np.float64, (260, 300), (5, 5), "full", "fill", -1.5),
+    (np.float64, (720, 720), (5, 5), "same", "symm", 0),     # threaded bands
+    (np.complex64, (260, 270), (3, 3), "same", "fill", 2 - 1j),
+    (np.complex128, (20, 30), (4, 3), "full", "wrap", 0),     # ring kernel
+    (np.int16, (40, 50), (3, 5), "same", "fill", 3),          # int64 accumulator
+])
+def test_repeated_calls_take_a_prepared_launch(fn, sfn, dtype, shape, kshape, mode,
+                                               bnd, fill):
+    """From the second call of a signature on, the CPU backend calls the launch
+    it prepared (stored with the plan): new input and weight values each
+    call, any input layout, SciPy's result, inputs unchanged."""
+    plans = _fresh_plans()
+    rng = np.random.default_rng(11)
+
+    def rand(s):
+        v = rng.standard_normal(s) * 4
+        if np.dtype(dtype).kind == "c":
+            v = v + 1j * rng.standard_normal(s)
+        return v.astype(dtype)
+
+    with cc.use_backend("cpu"):
+        for call in range(4):
+            x, w = rand(shape), rand(kshape)
+            if call == 2:
+                x = np.asfortranarray(x)
+            if call == 3:
+                x = rand((shape[0], 2 * shape[1]))[:, ::2]       # a strided view
+            x0, w0 = x.copy(), w.copy()
+            got = fn(x, w, mode, bnd, fill)
+            want = sfn(x, w, mode, bnd, fill)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            if np.dtype(dtype).kind in "iu":
+                np.testing.assert_array_equal(got, want)
+            else:
+                tol = 1e-5 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12
+                scale = np.abs(w).sum() * np.abs(x).max()
+                assert np.abs(got - want).max() <= tol * scale
+            np.testing.assert_array_equal(x, x0)
+            np.testing.assert_array_equal(w, w0)
+    (plan, swapped, launches), = plans.values()
+    assert callable(launches[("auto", False)])
+
+
+def test_prepared_launches_only_for_a_data_independent_method():
+    """'auto' that may pick the FFT (which checks the input for NaN each call)
+    or the separable method (which reads the weights' rank) stores no launch,
+    so a later call with NaN in the input still keeps it to its outputs."""
+    plans = _fresh_plans()
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((512, 512))
+    w = rng.standard_normal((31, 31))
+    with cc.use_backend("cpu"):
+        cc.correlate2d(x, w, "same")
+        cc.correlate2d(x, w, "same")
+        xn = x.copy()
+        xn[0, 0] = np.nan
+        got = cc.correlate2d(xn, w, "same")
+        got_direct = cc.correlate2d(x, w, "same", method="direct")
+        cc.correlate2d(x, w, "same", method="direct")
+    (plan, swapped, launches), = plans.values()
+    assert launches[("auto", False)] is False
+    assert callable(launches[("direct", False)])
+    assert np.isnan(got[:16, :16]).all() and np.isfinite(got[16:, :]).all()
+    np.testing.assert_allclose(got_direct, signal.correlate2d(x, w, "same"),
+                               rtol=0, atol=1e-9)
+

@@ -46,12 +46,24 @@ def _import_method(name):
     return correlate_window
 
 
-def execute(plan, x, w, method="auto", fast_float32=False):
+def execute(plan, x, w, method="auto", fast_float32=False, launches=None):
     """Run ``plan`` on NumPy arrays: ``x`` (M0, M1) or a stack (B, M0, M1), ``w`` (K0, K1).
 
     Returns the output, (O0, O1) or (B, O0, O1), in the plan's compute dtype
     (the caller casts).
+
+    ``launches``: a dict kept by the caller for one plan and the shapes and
+    dtypes of ``x`` and ``w`` (the frontend's memo of repeated calls); the
+    launch :func:`prepare` makes for a method is stored there and called
+    instead of the method choice and setup of every call.
     """
+    if launches is not None and x.ndim == 2:
+        run = launches.get((method, fast_float32))
+        if run is None:
+            run = launches[(method, fast_float32)] = prepare(
+                plan, x.shape, w.shape, method, fast_float32) or False
+        if run:
+            return run(x, w)
     cdt = plan.compute_dtype
     batch = x.shape[:-2]
     if w.size == 0:                       # a sum over no taps
@@ -67,6 +79,38 @@ def execute(plan, x, w, method="auto", fast_float32=False):
         _execute_frame(plan, to_compute(frames[b], cdt), wc, outs[b], method,
                        fast_float32)
     return out
+
+
+def prepare(plan, shape, wshape, method="auto", fast_float32=False):
+    """A launch ``run(x, w) -> out`` for one frame of ``shape`` and weights of
+    ``wshape`` (the arguments and result of :func:`execute`), when the method
+    does not depend on the data: the direct method, chosen or picked by
+    'auto' whatever the weights' rank (the FFT and separable methods look at
+    the values: finiteness, rank). Else None."""
+    cdt = plan.compute_dtype
+    (n0, n1), (k0, k1), (r0, r1) = plan.out_shape, wshape, plan.offset
+    if cdt not in _COMPILED or 0 in (n0, n1, k0, k1) or 0 in shape:
+        return None
+    if method == "auto":
+        # rank 1 is the separable method's best case: if direct still wins,
+        # it wins at every rank
+        if choose_cpu(n0, n1, k0, k1, cdt, fast_float32, rank=1,
+                      fft_ok=cdt.kind in "fc") != "direct":
+            return None
+    elif method != "direct":
+        return None
+    from ._direct import prepare_window
+    fill = plan.fillvalue
+    fkey = None if fill is None else (fill.dtype.str, fill.tobytes())
+    launch = prepare_window(tuple(shape), r0, r1, (k0, k1), plan.flip, plan.conj,
+                            n0, n1, cdt, plan.boundary, fkey)
+    out_shape = tuple(plan.out_shape)
+
+    def run(x, w):
+        out = np.empty(out_shape, dtype=cdt)
+        launch(to_compute(x, cdt), w, out)
+        return out
+    return run
 
 
 def _factors(wc, method):

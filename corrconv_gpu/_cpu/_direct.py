@@ -16,10 +16,11 @@ may be larger than ``x``.  The kernel reads the extension through index maps
 built here, so no padded copy of the image is made.
 
 Threads: bands of output rows are independent, so large windows run as
-4 * threads bands, taken from a shared counter by the calling thread and
-threads - 1 pool workers (:func:`.._threads.run_shared`; the kernel is called
-through ctypes, which releases the GIL).  Small windows (see
-``_SERIAL_WORK``) run on the calling thread alone.  The sum order of every
+up to 4 * threads bands (see ``_BAND_WORK``), taken from a shared counter by
+the calling thread and threads - 1 worker threads
+(:func:`.._threads.run_shared`; the kernel is called through ctypes, which
+releases the GIL).  Small windows (see ``_SERIAL_WORK``) run on the calling
+thread alone.  The sum order of every
 output is fixed, so the result does not depend on the split.
 """
 import functools
@@ -31,7 +32,7 @@ from .._threads import num_threads, run_shared
 from ._direct_kernel import EXACT_CHUNK, EXACT_ROWS, exact_max, exact_ring_rows, taps
 from ._native import kernel
 
-__all__ = ["correlate_window", "num_threads"]
+__all__ = ["correlate_window", "prepare_window", "num_threads"]
 
 _ACC_BYTES = 65536  # L2 budget of the accumulator ring (K0 rows of ch)
 # windows of at least this many outputs use the exact-size kernel when both
@@ -40,10 +41,17 @@ _ACC_BYTES = 65536  # L2 budget of the accumulator ring (K0 rows of ch)
 _EXACT_MIN_OUTPUTS = 1 << 16
 _CH_MIN = 64        # column chunk bounds (elements)
 _CH_MAX = 8192
-# below this much work (outputs x (10 + taps), about 0.025 ns each for
-# float32 on one core) a window runs on the calling thread alone: waking a
-# pool worker takes 0.03-0.15 ms on the development VM, more than it saves
+# below this much work (outputs x (10 + taps), about 0.017-0.025 ns each for
+# float32 on one core) a window runs on the calling thread alone; above it,
+# in bands of at least _BAND_WORK (up to 4 per thread).  Waking a worker costs
+# 0.01-0.05 ms on the development VM, and a thread whose band ends while the
+# other holds the GIL waits for it, so short bands lose.  Measured interleaved
+# with cv2 and ndimage (float32 'same', one thread -> 2 threads in 2 to 4
+# bands, two runs each): 512^2 K=3 0.086 -> 0.109 ms, K=5 0.204-0.211 ->
+# 0.220-0.240 (both on one thread), K=7 0.387-0.417 -> 0.355-0.361 (a 15.5M
+# work window: one thread, a toss-up); 8 bands instead of 3 cost 3% at K=7.
 _SERIAL_WORK = 1 << 24
+_BAND_WORK = 1 << 22
 
 
 def _index_maps(xr0, c0, n0, n1, K0, K1, shape, boundary):
@@ -118,50 +126,81 @@ def correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1,
     if n0 <= 0 or n1 <= 0:
         return
     dt = out.dtype
-    if out.strides[1] != dt.itemsize or out.strides[0] % dt.itemsize:
-        raise ValueError("out must have unit column stride")  # executor guarantees it
-    K0, K1 = (int(k) for k in w.shape)
-    xr0, xc0 = int(xr0), int(xc0)
     if x.size == 0:       # every read is the fill ('constant' only)
         shape, boundary = (0, 0), "constant"
         x = np.zeros((1, 1), dtype=dt)
     else:
         x = np.ascontiguousarray(x, dtype=dt)
         shape = x.shape
+    if fill is None:
+        fkey = None
+    else:
+        f = np.asarray(fill)
+        fkey = (f.dtype.str, f.tobytes())
+    launch = prepare_window(shape, int(xr0), int(xc0), tuple(int(k) for k in w.shape),
+                            bool(flip), bool(conj), n0, n1, dt, boundary, fkey)
+    launch(x, w, out, int(or0), int(oc0))
+
+
+@functools.lru_cache(maxsize=64)
+def prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary, fkey):
+    """The launch of one window, made once and then called as
+    ``launch(x, w, out, or0=0, oc0=0)`` (memoized: the same window recurs call
+    after call, so a repeated call pays only the kernel and its arguments).
+
+    ``x``: C-contiguous ``dt`` of ``shape``; ``w``: ``wshape``; ``out``: ``dt``
+    with unit column stride; ``fkey``: the fill value as ``(dtype.str,
+    bytes)`` (``-0.0`` and ``0.0`` are different fills), None when unused.
+    Arguments as :func:`correlate_window`, whose window must be non-empty.
+    """
+    K0, K1 = wshape
     (maps, pm, nr, ulo, uhi, exact, ch, variant, nacc,
      nrow_out) = _setup(xr0, xc0, n0, n1, K0, K1, shape, boundary, dt,
                         _EXACT_MIN_OUTPUTS, _ACC_BYTES)
-    # effective weights (flip / conj applied), and a row of fill values
-    wk = w[::-1, ::-1] if flip else w
-    if conj and wk.dtype.kind == "c":
-        wk = np.conj(wk)
-    wk = np.ascontiguousarray(wk, dtype=dt)
-    if fill is None:
+    if fkey is None:
         frow = _fill_row(dt, ch + K1 - 1, None, None)
     else:
-        f = np.asarray(fill)
-        frow = _fill_row(dt, ch + K1 - 1, f.dtype.str, f.tobytes())
-    so = out.strides[0] // dt.itemsize
+        frow = _fill_row(dt, ch + K1 - 1, *fkey)
     fn = kernel(dt, variant)
     item = dt.itemsize
-    head = (_address(x), x.size, x.shape[1], _address(wk), K0, K1,
-            _address(out) + (int(or0) * so + int(oc0)) * item,
-            (n0 - 1) * so + n1, so, n1, ch)
+    nx = shape[0] * shape[1]
     tail = (pm, nr, pm + 8 * nr, ulo, uhi, xc0, _address(frow))
+    conj = conj and dt.kind == "c"
+    work = n0 * n1 * (10 + K0 * K1)
+    rows = n0 // EXACT_ROWS if exact else n0        # the most bands
+    serial = work < _SERIAL_WORK or rows <= 1
+    splits = {}   # thread count (read at each call) -> band bounds
 
-    def run(rlo, rhi):
-        scratch = np.empty(nacc + nrow_out, dtype=dt)
-        p = _address(scratch)
-        fn(*head, rlo, rhi, *tail, p, p + nacc * item)
+    def bounds(threads):
+        b = splits.get(threads)
+        if b is None:   # bands of at least _BAND_WORK, up to 4 per thread
+            nband = max(threads, min(rows, 4 * threads, work // _BAND_WORK))
+            b = splits[threads] = [n0 * t // nband for t in range(nband + 1)]
+        return b
 
-    if n0 * n1 * (10 + K0 * K1) < _SERIAL_WORK:
-        run(0, n0)
-        return
-    threads = min(num_threads(), n0)
-    if threads <= 1:
-        run(0, n0)
-        return
-    # several bands per thread, taken from a shared counter
-    nband = max(1, min(n0 // EXACT_ROWS if exact else n0, 4 * threads))
-    bounds = [n0 * t // nband for t in range(nband + 1)]
-    run_shared(nband, lambda t: run(bounds[t], bounds[t + 1]), threads)
+    def launch(x, w, out, or0=0, oc0=0):
+        if out.dtype != dt or out.strides[1] != item or out.strides[0] % item:
+            raise ValueError("out must have unit column stride")  # executors guarantee it
+        # the effective weights (flip / conj applied), a copy of K0 * K1 values
+        wk = w[::-1, ::-1] if flip else w
+        if conj:
+            wk = np.conj(wk)
+        wk = np.ascontiguousarray(wk, dtype=dt)
+        so = out.strides[0] // item
+        head = (_address(x), nx, shape[1], _address(wk), K0, K1,
+                _address(out) + (or0 * so + oc0) * item, (n0 - 1) * so + n1, so, n1, ch)
+
+        def run(rlo, rhi):
+            scratch = np.empty(nacc + nrow_out, dtype=dt)
+            p = _address(scratch)
+            fn(*head, rlo, rhi, *tail, p, p + nacc * item)
+
+        threads = 1 if serial else min(num_threads(), rows)
+        if threads <= 1:
+            run(0, n0)
+        else:
+            bnd = bounds(threads)
+            run_shared(len(bnd) - 1, lambda t: run(bnd[t], bnd[t + 1]), threads)
+
+    launch.keep = (maps, frow)   # the arrays behind the addresses in ``tail``
+    return launch
