@@ -1,4 +1,4 @@
-"""Threads of the CPU methods: how many, the pool, and the shared-counter loop.
+"""Threads of the CPU methods: how many, the workers, and the shared-counter loop.
 
 The compiled direct kernel (called through ctypes) and NumPy / scipy.fft
 (copies, ufuncs, transforms) release the GIL, so plain Python threads run them
@@ -15,6 +15,18 @@ __all__ = ["num_threads", "run_shared"]
 _WORKERS = {}          # pid -> list of _Worker (a fork has no live threads)
 _WORKERS_LOCK = threading.Lock()
 _BUSY = threading.Lock()  # held while run_shared uses the workers
+
+
+def _after_fork():
+    """A forked child has none of the parent's threads: new locks (one held by a
+    parent thread at the fork would stay held), workers made on first use."""
+    global _WORKERS_LOCK, _BUSY
+    _WORKERS_LOCK, _BUSY = threading.Lock(), threading.Lock()
+    _WORKERS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def num_threads():

@@ -1,4 +1,5 @@
 """The worker threads of the CPU methods (``_threads.run_shared``)."""
+import os
 import threading
 import time
 
@@ -67,3 +68,39 @@ def test_concurrent_callers_each_finish():
     for t in ts:
         t.join(30)
     assert results == {c: list(range(8)) for c in range(3)}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_makes_its_own_workers():
+    """A fork taken while the parent's workers are busy: the child's calls
+    still run every item on its own threads."""
+    _threads.run_shared(2, lambda i: None, 2)         # the parent has workers
+    started, release = threading.Event(), threading.Event()
+
+    def item(i):
+        if i == 0:
+            started.set()
+            release.wait(10)
+
+    t = threading.Thread(target=_threads.run_shared, args=(2, item, 2))
+    t.start()
+    assert started.wait(10)                           # _BUSY held in the parent
+    pid = os.fork()
+    if pid == 0:                                      # the child
+        code = 1
+        try:
+            names, seen = set(), []
+
+            def job(i):
+                time.sleep(0.02)
+                seen.append(i)
+                names.add(threading.current_thread().name)
+
+            _threads.run_shared(6, job, 2)
+            code = 0 if sorted(seen) == list(range(6)) and len(names) == 2 else 1
+        finally:
+            os._exit(code)
+    release.set()
+    t.join(10)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
