@@ -21,8 +21,9 @@ Both passes call the *same* direct window function (``direct``: the Numba
 CPU kernel by default; the GPU backend passes its CUDA launch).  ``flip`` and
 ``conj`` are handed to the passes unchanged: the 2-D kernel flipped is the
 outer products of the reversed factors, conjugated the outer products of the
-conjugated factors, and the direct method reads its (1-D) weights with
-flipped indices -- no flipped copy of anything is made.  Cost:
+conjugated factors, and the direct method applies them to its (1-D)
+weights (the CUDA kernels read flipped indices; the CPU kernel gets a
+reversed copy of the K weights) -- no flipped copy of the image is made.  Cost:
 ``(n0+K0-1)*n1*K1 + n0*n1*K0`` multiply-adds per pair instead of
 ``n0*n1*K0*K1``.
 
