@@ -12,7 +12,7 @@ import threading
 
 __all__ = ["num_threads", "run_shared"]
 
-_WORKERS = {}          # pid -> list of _Worker (a fork has no live threads)
+_WORKERS = []          # the _Worker threads of this process
 _WORKERS_LOCK = threading.Lock()
 _BUSY = threading.Lock()  # held while run_shared uses the workers
 
@@ -81,10 +81,9 @@ class _Worker:
 def _workers(n):
     """n worker threads of this process (made on first use)."""
     with _WORKERS_LOCK:
-        have = _WORKERS.setdefault(os.getpid(), [])
-        while len(have) < n:
-            have.append(_Worker(f"corrconv-cpu-{len(have)}"))
-        return have[:n]
+        while len(_WORKERS) < n:
+            _WORKERS.append(_Worker(f"corrconv-cpu-{len(_WORKERS)}"))
+        return _WORKERS[:n]
 
 
 def run_shared(nitems, fn, threads):

@@ -167,11 +167,9 @@ def test_thread_split_does_not_change_the_result(kshape, monkeypatch, variant):
 
     monkeypatch.setattr(_direct, "run_shared", spy)
     monkeypatch.setattr(_direct, "_SERIAL_WORK", 0)
-    _direct.prepare_window.cache_clear()      # launches made with _SERIAL_WORK = 0
     for threads in (1, 2, 3):
         monkeypatch.setattr(_direct, "num_threads", lambda t=threads: t)
         results.append(_run(x, -2, -1, w, 301, 203, "wrap"))
-    _direct.prepare_window.cache_clear()
     assert [t for _, t in splits] == [2, 3] and all(n >= t for n, t in splits)
     assert all(np.array_equal(results[0], r) for r in results[1:])
     assert _close(results[0], _expected(x, -2, -1, w, False, False, 301, 203,

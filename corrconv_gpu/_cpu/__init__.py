@@ -99,11 +99,9 @@ def prepare(plan, shape, wshape, method="auto", fast_float32=False):
             return None
     elif method != "direct":
         return None
-    from ._direct import prepare_window
-    fill = plan.fillvalue
-    fkey = None if fill is None else (fill.dtype.str, fill.tobytes())
+    from ._direct import fill_key, prepare_window
     launch = prepare_window(tuple(shape), r0, r1, (k0, k1), plan.flip, plan.conj,
-                            n0, n1, cdt, plan.boundary, fkey)
+                            n0, n1, cdt, plan.boundary, fill_key(plan.fillvalue))
     out_shape = tuple(plan.out_shape)
 
     def run(x, w):

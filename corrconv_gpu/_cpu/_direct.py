@@ -56,7 +56,7 @@ _BAND_WORK = 1 << 22
 
 def _index_maps(xr0, c0, n0, n1, K0, K1, shape, boundary):
     """Row and column index maps of the window (one read-only int64 array:
-    rows first; memoized through :func:`_setup`).
+    rows first; held by the launch :func:`prepare_window` makes).
 
     Extended row t is input row ``maps[t]``, extended column u is input column
     ``maps[n0 + K0 - 1 + u]``; -1 reads the fill value ('constant').
@@ -84,10 +84,9 @@ def _address(a):
     return a.__array_interface__["data"][0]
 
 
-@functools.lru_cache(maxsize=64)
 def _setup(xr0, xc0, n0, n1, K0, K1, shape, boundary, dt, exact_min, acc_bytes):
-    """Everything a window's launch needs but the arrays (memoized, as the
-    same window recurs call after call): the index maps and their address,
+    """Everything a window's launch needs but the arrays and the fill: the
+    index maps and their address,
     the rows of extended input (``nr``), the columns read in place, the kernel
     variant, the column chunk and the scratch sizes."""
     maps = _index_maps(xr0, xc0, n0, n1, K0, K1, shape, boundary)
@@ -132,35 +131,42 @@ def correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1,
     else:
         x = np.ascontiguousarray(x, dtype=dt)
         shape = x.shape
-    if fill is None:
-        fkey = None
-    else:
-        f = np.asarray(fill)
-        fkey = (f.dtype.str, f.tobytes())
     launch = prepare_window(shape, int(xr0), int(xc0), tuple(int(k) for k in w.shape),
-                            bool(flip), bool(conj), n0, n1, dt, boundary, fkey)
+                            bool(flip), bool(conj), n0, n1, dt, boundary, fill_key(fill))
     launch(x, w, out, int(or0), int(oc0))
 
 
-@functools.lru_cache(maxsize=64)
+def fill_key(fill):
+    """The fill value as :func:`prepare_window` takes it: ``(dtype.str,
+    bytes)`` (``-0.0`` and ``0.0`` are different fills), None for no fill."""
+    if fill is None:
+        return None
+    f = np.asarray(fill)
+    return f.dtype.str, f.tobytes()
+
+
 def prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary, fkey):
     """The launch of one window, made once and then called as
     ``launch(x, w, out, or0=0, oc0=0)`` (memoized: the same window recurs call
     after call, so a repeated call pays only the kernel and its arguments).
 
     ``x``: C-contiguous ``dt`` of ``shape``; ``w``: ``wshape``; ``out``: ``dt``
-    with unit column stride; ``fkey``: the fill value as ``(dtype.str,
-    bytes)`` (``-0.0`` and ``0.0`` are different fills), None when unused.
+    with unit column stride; ``fkey``: :func:`fill_key` of the fill value.
     Arguments as :func:`correlate_window`, whose window must be non-empty.
+    The memo is keyed on the module's tuning constants too, so a launch never
+    outlives a change of them.
     """
+    return _prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary,
+                           fkey, _EXACT_MIN_OUTPUTS, _ACC_BYTES, _SERIAL_WORK, _BAND_WORK)
+
+
+@functools.lru_cache(maxsize=64)
+def _prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary, fkey,
+                    exact_min, acc_bytes, serial_work, band_work):
     K0, K1 = wshape
     (maps, pm, nr, ulo, uhi, exact, ch, variant, nacc,
-     nrow_out) = _setup(xr0, xc0, n0, n1, K0, K1, shape, boundary, dt,
-                        _EXACT_MIN_OUTPUTS, _ACC_BYTES)
-    if fkey is None:
-        frow = _fill_row(dt, ch + K1 - 1, None, None)
-    else:
-        frow = _fill_row(dt, ch + K1 - 1, *fkey)
+     nrow_out) = _setup(xr0, xc0, n0, n1, K0, K1, shape, boundary, dt, exact_min, acc_bytes)
+    frow = _fill_row(dt, ch + K1 - 1, *(fkey or (None, None)))
     fn = kernel(dt, variant)
     item = dt.itemsize
     nx = shape[0] * shape[1]
@@ -168,13 +174,13 @@ def prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary, fk
     conj = conj and dt.kind == "c"
     work = n0 * n1 * (10 + K0 * K1)
     rows = n0 // EXACT_ROWS if exact else n0        # the most bands
-    serial = work < _SERIAL_WORK or rows <= 1
+    serial = work < serial_work or rows <= 1
     splits = {}   # thread count (read at each call) -> band bounds
 
     def bounds(threads):
         b = splits.get(threads)
         if b is None:   # bands of at least _BAND_WORK, up to 4 per thread
-            nband = max(threads, min(rows, 4 * threads, work // _BAND_WORK))
+            nband = max(threads, min(rows, 4 * threads, work // band_work))
             b = splits[threads] = [n0 * t // nband for t in range(nband + 1)]
         return b
 
