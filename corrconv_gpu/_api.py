@@ -54,6 +54,15 @@ _DOC_STACK = """axes : pair of int, optional
         warning)."""
 
 
+def _sizes(plan, x, w):
+    """``(macs, nbytes)`` of a problem as :func:`._backends.select` takes them:
+    its multiply-adds and the bytes a NumPy input would copy to a device and
+    back."""
+    n_out = float(math.prod(x.shape[:-2])) * float(math.prod(plan.out_shape))
+    macs = n_out * float(math.prod(w.shape))
+    return macs, (x.size + n_out) * np.dtype(plan.dtype).itemsize
+
+
 def _run(plan, x, w, method, fast_float32, launches=None):
     """Execute a plan on the chosen backend; returns the result array.
 
@@ -64,10 +73,7 @@ def _run(plan, x, w, method, fast_float32, launches=None):
     """
     check_method(method)
     xp = array_namespace(x)
-    n_out = float(math.prod(x.shape[:-2])) * float(math.prod(plan.out_shape))
-    macs = n_out * float(math.prod(w.shape))
-    nbytes = (x.size + n_out) * np.dtype(plan.dtype).itemsize   # copied in and back
-    backend = _backends.select(is_cupy_array(x), macs, nbytes)
+    backend = _backends.select(is_cupy_array(x), *_sizes(plan, x, w))
     if backend != "cpu":
         from . import _cuda_backend
         if not _cuda_backend.supports(plan):  # bool, object: the CPU path
@@ -159,10 +165,16 @@ def convolve(a, v, mode="full", *, method="auto", fast_float32=False):
 # types, shapes and dtypes, mode, boundary and scalar fillvalue of an earlier
 # successful one reuses its plan and skips the validators (which gave that
 # plan; they depend on nothing else), so only the backend's own work is
-# repeated.  Each entry also holds a dict in which the CPU backend keeps the
-# launch it prepared for the call (``_cpu.execute(launches=...)``).  Only
-# successful calls are stored: every error still comes from the validators.
-# Cleared when full (a few hundred signatures).
+# repeated.  Only successful calls are stored: every error still comes from
+# the validators.  Cleared when full (a few hundred signatures).
+# An entry is ``(plan, swapped, launches, worth)``: ``launches`` is a dict in
+# which the CPU backend keeps the launch it prepared for the call
+# (``_cpu.execute(launches=...)``), keyed ``(method, fast_float32)``;
+# ``worth`` is :func:`._backends.gpu_worth` of the problem when NumPy arrays
+# go in and the CPU launch's result is the call's (no cast, no reversal),
+# else None.  With ``worth`` set and the CPU backend chosen, a repeated call
+# goes straight to that launch (the short path: on a cold cache each Python
+# layer of :func:`_run` costs microseconds, 50-75 us in all at 512^2).
 _FRAME_PLANS = {}
 _FRAME_PLANS_MAX = 256
 _SCALAR_TYPES = (int, float, complex, bool)
@@ -194,9 +206,14 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
         key = _frame_key(in1, in2, mode, boundary, fillvalue, flip)
         hit = _FRAME_PLANS.get(key) if key is not None else None
         if hit is not None:
-            plan, swapped, launches = hit
+            plan, swapped, launches, worth = hit
             if swapped:
                 in1, in2 = in2, in1
+            if (worth is not None and method.__class__ is str
+                    and fast_float32.__class__ is bool and _backends.host_cpu(worth)):
+                run = launches.get((method, fast_float32))
+                if run:
+                    return run(in1, in2)
             return _run(plan, in1, in2, method, fast_float32, launches)
     name = "convolve2d" if flip else "correlate2d"
     in1, in2 = _validate.as_stack_pair(in1, in2, name, np.ndim(in1) > 2)
@@ -258,7 +275,11 @@ def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_floa
             plan.fillvalue.flags.writeable = False   # shared by later calls
         if len(_FRAME_PLANS) >= _FRAME_PLANS_MAX:
             _FRAME_PLANS.clear()
-        _FRAME_PLANS[key] = (plan, swapped, {})
+        worth = None
+        if (type(in1) is np.ndarray and type(in2) is np.ndarray
+                and plan.dtype == plan.compute_dtype and not plan.reverse_output):
+            worth = _backends.gpu_worth(*_sizes(plan, in1, in2))
+        _FRAME_PLANS[key] = (plan, swapped, {}, worth)
     return _run(plan, in1, in2, method, fast_float32)
 
 

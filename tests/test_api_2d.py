@@ -445,7 +445,7 @@ def test_stored_plans_are_read_only_and_bounded():
     from corrconv_gpu import _api
     plans = _fresh_plans()
     cc.correlate2d(np.ones((3, 3)), np.ones((2, 2)), "same", "fill", 4)
-    (plan, swapped, launches), = plans.values()
+    (plan, swapped, launches, worth), = plans.values()
     assert not swapped and not plan.fillvalue.flags.writeable
     with pytest.raises(ValueError):
         plan.fillvalue[...] = 0
@@ -498,7 +498,7 @@ def test_repeated_calls_take_a_prepared_launch(fn, sfn, dtype, shape, kshape, mo
                 assert np.abs(got - want).max() <= tol * scale
             np.testing.assert_array_equal(x, x0)
             np.testing.assert_array_equal(w, w0)
-    (plan, swapped, launches), = plans.values()
+    (plan, swapped, launches, worth), = plans.values()
     assert callable(launches[("auto", False)])
 
 
@@ -518,10 +518,135 @@ def test_prepared_launches_only_for_a_data_independent_method():
         got = cc.correlate2d(xn, w, "same")
         got_direct = cc.correlate2d(x, w, "same", method="direct")
         cc.correlate2d(x, w, "same", method="direct")
-    (plan, swapped, launches), = plans.values()
+    (plan, swapped, launches, worth), = plans.values()
     assert launches[("auto", False)] is False
     assert callable(launches[("direct", False)])
     assert np.isnan(got[:16, :16]).all() and np.isfinite(got[16:, :]).all()
     np.testing.assert_allclose(got_direct, signal.correlate2d(x, w, "same"),
                                rtol=0, atol=1e-9)
 
+
+
+def _count_general_path(monkeypatch):
+    """Spy on ``_api._run`` (the general path of a call): the list of its calls."""
+    from corrconv_gpu import _api
+    calls = []
+    run = _api._run
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return run(*args, **kwargs)
+    monkeypatch.setattr(_api, "_run", spy)
+    return calls
+
+
+@pytest.mark.parametrize("fn, sfn", [(cc.correlate2d, signal.correlate2d),
+                                     (cc.convolve2d, signal.convolve2d)])
+@pytest.mark.parametrize("dtype, shape, kshape, mode, short", [
+    (np.float32, (300, 260), (3, 3), "same", True),
+    (np.float64, (40, 50), (4, 3), "full", True),
+    (np.complex128, (30, 20), (3, 5), "valid", True),
+    (np.int16, (40, 50), (3, 5), "same", False),       # cast from the int64 sums
+    (np.float16, (30, 40), (3, 3), "same", False),     # cast from float32
+    (np.float64, (4, 5), (6, 7), "valid", "swap"),     # correlate2d: reversed
+])
+def test_repeated_numpy_calls_take_the_short_path(monkeypatch, fn, sfn, dtype, shape,
+                                                  kshape, mode, short):
+    """From the third call of a signature on (the second prepares the launch),
+    NumPy input whose result needs no cast or reversal goes straight to the
+    CPU launch (``_run`` is not called); others take the general path. Both
+    give SciPy's result with new values every call."""
+    plans = _fresh_plans()
+    calls = _count_general_path(monkeypatch)
+    rng = np.random.default_rng(5)
+    swap = short == "swap"
+    if swap:   # SciPy's swap reverses correlate2d's output, not convolve2d's
+        short = fn is cc.convolve2d
+    with cc.use_backend("cpu"):
+        for call in range(4):
+            x = (rng.standard_normal(shape) * 3).astype(dtype)
+            w = (rng.standard_normal(kshape) * 3).astype(dtype)
+            if np.dtype(dtype).kind == "c":
+                x = x + 1j * rng.standard_normal(shape)
+            n = len(calls)
+            got = fn(x, w, mode)
+            if call >= 2:
+                assert len(calls) == n + (0 if short else 1)
+            want = sfn(x.astype(np.float64) if dtype == np.float16 else x,
+                       w.astype(np.float64) if dtype == np.float16 else w, mode)
+            if dtype == np.float16:
+                want = want.astype(np.float16)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            if np.dtype(dtype).kind == "i":
+                np.testing.assert_array_equal(got, want)
+            else:
+                tol = {np.float16: 2e-3, np.float32: 1e-5}.get(dtype, 1e-12)
+                scale = np.abs(w).sum() * np.abs(x).max()
+                assert np.abs(got.astype(want.dtype) - want).max() <= tol * scale
+    (plan, swapped, launches, worth), = plans.values()
+    assert (worth is not None) == short
+    assert swapped == swap
+
+
+def test_short_path_reads_the_backend_and_the_method_every_call(monkeypatch):
+    """A signature that took the short path still raises for a backend that
+    is forced but unavailable, an invalid backend name in the environment and
+    an invalid method, and goes the general way for another method."""
+    from corrconv_gpu import _backends
+    _fresh_plans()
+    calls = _count_general_path(monkeypatch)
+    x, w = np.ones((64, 64)), np.ones((3, 3))
+    want = signal.correlate2d(x, w, "same")
+    for _ in range(3):
+        np.testing.assert_array_equal(cc.correlate2d(x, w, "same"), want)
+    n = len(calls)
+    np.testing.assert_array_equal(cc.correlate2d(x, w, "same"), want)
+    assert len(calls) == n                       # the short path
+    ok, why = _backends._cuda_status()
+    if not ok:
+        with cc.use_backend("cuda"):
+            with pytest.raises(RuntimeError, match="unavailable"):
+                cc.correlate2d(x, w, "same")
+    monkeypatch.setenv("CORRCONV_GPU_BACKEND", "gpu-please")
+    with pytest.raises(ValueError, match="CORRCONV_GPU_BACKEND"):
+        cc.correlate2d(x, w, "same")
+    monkeypatch.delenv("CORRCONV_GPU_BACKEND")
+    with pytest.raises(ValueError, match="method must be one of"):
+        cc.correlate2d(x, w, "same", method="fastest")
+    n = len(calls)
+    np.testing.assert_allclose(cc.correlate2d(x, w, "same", method="fft"), want, atol=1e-12)
+    assert len(calls) == n + 1
+    np.testing.assert_array_equal(cc.correlate2d(x, w, "same"), want)
+
+
+def test_concurrent_repeated_calls():
+    """Threads repeating one signature at once (the launch's kept scratch is
+    taken by one call at a time; the others make their own) each get their
+    own correct result; the inputs are unchanged."""
+    import threading
+    _fresh_plans()
+    rng = np.random.default_rng(9)
+    xs = [rng.standard_normal((256, 300)).astype(np.float32) for _ in range(6)]
+    w = rng.standard_normal((5, 5)).astype(np.float32)
+    wants = [signal.correlate2d(x, w, "same") for x in xs]
+    copies = [x.copy() for x in xs]
+    errors = []
+    start = threading.Barrier(len(xs))
+
+    def work(i):
+        try:
+            start.wait()
+            for _ in range(25):
+                got = cc.correlate2d(xs[i], w, "same")
+                err = np.abs(got - wants[i]).max() / (np.abs(w).sum() * np.abs(xs[i]).max())
+                assert err <= 1e-5, err
+        except BaseException as exc:      # re-raised on the main thread
+            errors.append(exc)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    for x, x0 in zip(xs, copies):
+        np.testing.assert_array_equal(x, x0)

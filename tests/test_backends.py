@@ -60,6 +60,36 @@ def test_use_backend_restored_after_exception():
     assert _backends.requested() == "auto"
 
 
+def test_use_backend_as_decorator_reused_and_checked():
+    """use_backend checks the name when called, decorates functions (each call
+    forces the backend, also on several threads at once), and one object may
+    be entered again, nested."""
+    import threading
+    from corrconv_gpu import _backends
+    with pytest.raises(ValueError, match="backend must be one of"):
+        cc.use_backend("gpu")
+
+    @cc.use_backend("cpu")
+    def inside():
+        return _backends.requested()
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(inside())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert inside() == "cpu" and seen == ["cpu"] * 4
+    assert _backends.requested() == "auto"
+    cm = cc.use_backend("cpu")
+    with cm:
+        with cc.use_backend("auto"):
+            with cm:
+                assert _backends.requested() == "cpu"
+            assert _backends.requested() == "auto"
+        assert _backends.requested() == "cpu"
+    assert _backends.requested() == "auto"
+
+
 def test_use_backend_cuda_unavailable_raises_reason():
     cuda = cc.backends()["cuda"]
     if cuda.available:

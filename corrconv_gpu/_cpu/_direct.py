@@ -20,7 +20,8 @@ up to 4 * threads bands (see ``_BAND_WORK``), taken from a shared counter by
 the calling thread and threads - 1 worker threads
 (:func:`.._threads.run_shared`; the kernel is called through ctypes, which
 releases the GIL).  Small windows (see ``_SERIAL_WORK``) run on the calling
-thread alone.  The sum order of every
+thread alone, in a scratch array the launch keeps for its next call (a call
+that finds it taken, on another thread, makes its own).  The sum order of every
 output is fixed, so the result does not depend on the split.
 """
 import functools
@@ -184,6 +185,10 @@ def _prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary, f
             b = splits[threads] = [n0 * t // nband for t in range(nband + 1)]
         return b
 
+    # the scratch of a call on one thread, kept for the next one (a call that
+    # finds it in use, on another thread, makes its own)
+    spare = [np.empty(nacc + nrow_out, dtype=dt)]
+
     def launch(x, w, out, or0=0, oc0=0):
         if out.dtype != dt or out.strides[1] != item or out.strides[0] % item:
             raise ValueError("out must have unit column stride")  # executors guarantee it
@@ -195,18 +200,21 @@ def _prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary, f
         so = out.strides[0] // item
         head = (_address(x), nx, shape[1], _address(wk), K0, K1,
                 _address(out) + (or0 * so + oc0) * item, (n0 - 1) * so + n1, so, n1, ch)
+        threads = 1 if serial else min(num_threads(), rows)
+        if threads <= 1:
+            scratch = spare.pop() if spare else np.empty(nacc + nrow_out, dtype=dt)
+            p = _address(scratch)
+            fn(*head, 0, n0, *tail, p, p + nacc * item)
+            spare.append(scratch)
+            return
 
         def run(rlo, rhi):
             scratch = np.empty(nacc + nrow_out, dtype=dt)
             p = _address(scratch)
             fn(*head, rlo, rhi, *tail, p, p + nacc * item)
 
-        threads = 1 if serial else min(num_threads(), rows)
-        if threads <= 1:
-            run(0, n0)
-        else:
-            bnd = bounds(threads)
-            run_shared(len(bnd) - 1, lambda t: run(bnd[t], bnd[t + 1]), threads)
+        bnd = bounds(threads)
+        run_shared(len(bnd) - 1, lambda t: run(bnd[t], bnd[t + 1]), threads)
 
     launch.keep = (maps, frow)   # the arrays behind the addresses in ``tail``
     return launch
