@@ -167,14 +167,14 @@ def convolve(a, v, mode="full", *, method="auto", fast_float32=False):
 # plan; they depend on nothing else), so only the backend's own work is
 # repeated.  Only successful calls are stored: every error still comes from
 # the validators.  Cleared when full (a few hundred signatures).
-# An entry is ``(plan, swapped, launches, worth)``: ``launches`` is a dict in
+# An entry is ``(plan, swapped, launches, sizes)``: ``launches`` is a dict in
 # which the CPU backend keeps the launch it prepared for the call
 # (``_cpu.execute(launches=...)``), keyed ``(method, fast_float32)``;
-# ``worth`` is :func:`._backends.gpu_worth` of the problem when NumPy arrays
-# go in and the CPU launch's result is the call's (no cast, no reversal),
-# else None.  With ``worth`` set and the CPU backend chosen, a repeated call
-# goes straight to that launch (the short path: on a cold cache each Python
-# layer of :func:`_run` costs microseconds, 50-75 us in all at 512^2).
+# ``sizes`` is :func:`_sizes` of the problem when NumPy arrays go in and the
+# CPU launch's result is the call's (no cast, no reversal), else None.  With
+# ``sizes`` set and :func:`._backends.select` choosing the CPU, a repeated
+# call goes straight to that launch (the short path: on a cold cache each
+# Python layer of :func:`_run` costs microseconds, 50-75 us in all at 512^2).
 _FRAME_PLANS = {}
 _FRAME_PLANS_MAX = 256
 _SCALAR_TYPES = (int, float, complex, bool)
@@ -206,13 +206,13 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
         key = _frame_key(in1, in2, mode, boundary, fillvalue, flip)
         hit = _FRAME_PLANS.get(key) if key is not None else None
         if hit is not None:
-            plan, swapped, launches, worth = hit
+            plan, swapped, launches, sizes = hit
             if swapped:
                 in1, in2 = in2, in1
-            if (worth is not None and method.__class__ is str
-                    and fast_float32.__class__ is bool and _backends.host_cpu(worth)):
-                run = launches.get((method, fast_float32))
-                if run:
+            if (sizes is not None and method.__class__ is str
+                    and fast_float32.__class__ is bool):
+                run = launches.get((method, fast_float32))   # only for a valid method
+                if run and _backends.select(False, *sizes) == "cpu":
                     return run(in1, in2)
             return _run(plan, in1, in2, method, fast_float32, launches)
     name = "convolve2d" if flip else "correlate2d"
@@ -275,11 +275,11 @@ def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_floa
             plan.fillvalue.flags.writeable = False   # shared by later calls
         if len(_FRAME_PLANS) >= _FRAME_PLANS_MAX:
             _FRAME_PLANS.clear()
-        worth = None
+        sizes = None
         if (type(in1) is np.ndarray and type(in2) is np.ndarray
                 and plan.dtype == plan.compute_dtype and not plan.reverse_output):
-            worth = _backends.gpu_worth(*_sizes(plan, in1, in2))
-        _FRAME_PLANS[key] = (plan, swapped, {}, worth)
+            sizes = _sizes(plan, in1, in2)
+        _FRAME_PLANS[key] = (plan, swapped, {}, sizes)
     return _run(plan, in1, in2, method, fast_float32)
 
 

@@ -164,20 +164,7 @@ def select(on_device, macs, nbytes=0):
         return "emulated"
     if on_device:
         return "cuda" if _cuda_status()[0] else "cpu"
-    if gpu_worth(macs, nbytes) and importlib.util.find_spec("cupy") is not None:
+    if (macs >= GPU_MIN_MACS and macs >= GPU_MIN_MACS_PER_BYTE * nbytes
+            and importlib.util.find_spec("cupy") is not None):
         return "cuda" if _cuda_status()[0] else "cpu"
     return "cpu"
-
-
-def gpu_worth(macs, nbytes):
-    """Whether a NumPy problem is large enough for ``auto`` to copy it to a
-    GPU (see :data:`GPU_MIN_MACS`)."""
-    return macs >= GPU_MIN_MACS and macs >= GPU_MIN_MACS_PER_BYTE * nbytes
-
-
-def host_cpu(worth):
-    """True when :func:`select` gives ``'cpu'`` for a NumPy problem of which
-    :func:`gpu_worth` is ``worth``, known without looking for CuPy (False
-    may still end on the CPU: ask :func:`select`)."""
-    name = requested()
-    return name == "cpu" or (name == "auto" and not worth)

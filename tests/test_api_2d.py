@@ -445,7 +445,7 @@ def test_stored_plans_are_read_only_and_bounded():
     from corrconv_gpu import _api
     plans = _fresh_plans()
     cc.correlate2d(np.ones((3, 3)), np.ones((2, 2)), "same", "fill", 4)
-    (plan, swapped, launches, worth), = plans.values()
+    (plan, swapped, launches, sizes), = plans.values()
     assert not swapped and not plan.fillvalue.flags.writeable
     with pytest.raises(ValueError):
         plan.fillvalue[...] = 0
@@ -498,7 +498,7 @@ def test_repeated_calls_take_a_prepared_launch(fn, sfn, dtype, shape, kshape, mo
                 assert np.abs(got - want).max() <= tol * scale
             np.testing.assert_array_equal(x, x0)
             np.testing.assert_array_equal(w, w0)
-    (plan, swapped, launches, worth), = plans.values()
+    (plan, swapped, launches, sizes), = plans.values()
     assert callable(launches[("auto", False)])
 
 
@@ -518,7 +518,7 @@ def test_prepared_launches_only_for_a_data_independent_method():
         got = cc.correlate2d(xn, w, "same")
         got_direct = cc.correlate2d(x, w, "same", method="direct")
         cc.correlate2d(x, w, "same", method="direct")
-    (plan, swapped, launches, worth), = plans.values()
+    (plan, swapped, launches, sizes), = plans.values()
     assert launches[("auto", False)] is False
     assert callable(launches[("direct", False)])
     assert np.isnan(got[:16, :16]).all() and np.isfinite(got[16:, :]).all()
@@ -583,8 +583,8 @@ def test_repeated_numpy_calls_take_the_short_path(monkeypatch, fn, sfn, dtype, s
                 tol = {np.float16: 2e-3, np.float32: 1e-5}.get(dtype, 1e-12)
                 scale = np.abs(w).sum() * np.abs(x).max()
                 assert np.abs(got.astype(want.dtype) - want).max() <= tol * scale
-    (plan, swapped, launches, worth), = plans.values()
-    assert (worth is not None) == short
+    (plan, swapped, launches, sizes), = plans.values()
+    assert (sizes is not None) == short
     assert swapped == swap
 
 
