@@ -7,7 +7,8 @@ import numpy as np
 from . import _backends, _output, _validate
 from ._arrays import array_namespace, is_cupy_array, to_numpy
 from ._cost import check_method
-from ._plan import cast_result, plan_1d, plan_2d, plan_2d_valid_swapped, result_dtype
+from ._cast import cast_result
+from ._plan import plan_1d, plan_2d, plan_2d_valid_swapped
 
 __all__ = ["correlate", "convolve", "correlate2d", "convolve2d"]
 
@@ -39,19 +40,23 @@ _DOC_EXT = """method : {'auto', 'direct', 'separable', 'fft'}, optional
 
 _DOC_STACK = """axes : pair of int, optional
         Extension (keyword-only). The axes of ``in1`` that ``in2``'s two axes
-        run along; default ``(-2, -1)``, the last two. Any other axes of
-        ``in1`` (``in1.ndim > 2``) index a stack of 2-D frames, each filtered
-        with the same kernel ``in2`` (which must then be 2-D) in one backend
-        call: the result equals a loop of this function over the frames,
-        the filtered axes holding the output's two dimensions.
+        run along, e.g. ``(-2, -1)``. Any other axes of ``in1`` index a stack
+        of 2-D frames, each filtered with the same 2-D kernel ``in2`` in one
+        backend call: the result equals a loop of this function over the
+        frames, the filtered axes holding the output's two dimensions. By
+        default (None) both inputs must be 2-D, as in SciPy: an ``in1`` of
+        more dimensions raises SciPy's ``ValueError`` (an RGB image
+        ``(H, W, 3)`` is not a stack of H frames of ``(W, 3)``).
     output : ndarray or dtype, optional
         Extension (keyword-only), as in `scipy.ndimage`: the array in which
         to place the result (of the output's shape, else ``RuntimeError
         ("output shape not correct")``; it may overlap ``in1``), or the dtype
         of the returned array (the result is cast to it with NumPy's
-        unsafe cast). By default a new array of the common dtype. A complex
-        result needs a complex ``output`` (a real dtype is promoted, with a
-        warning)."""
+        unsafe cast; a float result converts to an integer dtype as
+        scipy.ndimage's outputs do, C's conversion on x86-64, the same on
+        every element and platform). By default a new array of the common
+        dtype. A complex result needs a complex ``output`` (a real dtype is
+        promoted, with a warning)."""
 
 
 def _sizes(plan, x, w):
@@ -95,6 +100,18 @@ def _run(plan, x, w, method, fast_float32, launches=None):
 
 # ------------------------------------------------------------------- 1-D
 
+def _filter1d(a, v, mode, dtype, flip, method, fast_float32):
+    if dtype.kind == "m":
+        # NumPy's timedelta dot: the int64 counts multiplied and summed, wrapping;
+        # the result is a timedelta64 of no unit
+        a, v = (x.view(np.int64) if x.dtype.kind == "m" else x.astype(np.int64)
+                for x in (a, v))
+        return _filter1d(a, v, mode, np.dtype(np.int64), flip, method,
+                         fast_float32).view("m8")
+    plan = plan_1d(a.shape[0], v.shape[0], mode, flip, dtype)
+    return _run(plan, a[None, :], v[None, :], method, fast_float32)[0]
+
+
 def correlate(a, v, mode="valid", *, method="auto", fast_float32=False):
     """Cross-correlation of two 1-dimensional sequences, as `numpy.correlate`.
 
@@ -124,9 +141,7 @@ def correlate(a, v, mode="valid", *, method="auto", fast_float32=False):
     >>> cc.correlate([2, 1, 3, 5, 4], [1, -1])
     array([ 1, -2, -2,  1])
     """
-    a, v, mode = _validate.correlate_inputs(a, v, mode)
-    plan = plan_1d(a.shape[0], v.shape[0], mode, False, result_dtype(a, v))
-    return _run(plan, a[None, :], v[None, :], method, fast_float32)[0]
+    return _filter1d(*_validate.correlate_inputs(a, v, mode), False, method, fast_float32)
 
 
 def convolve(a, v, mode="full", *, method="auto", fast_float32=False):
@@ -154,9 +169,7 @@ def convolve(a, v, mode="full", *, method="auto", fast_float32=False):
     >>> cc.convolve([2, 1, 3, 5, 4], [1, -1], 'valid')
     array([-1,  2,  2, -1])
     """
-    a, v, mode = _validate.convolve_inputs(a, v, mode)
-    plan = plan_1d(a.shape[0], v.shape[0], mode, True, result_dtype(a, v))
-    return _run(plan, a[None, :], v[None, :], method, fast_float32)[0]
+    return _filter1d(*_validate.convolve_inputs(a, v, mode), True, method, fast_float32)
 
 
 # ------------------------------------------------------------------- 2-D
@@ -200,9 +213,9 @@ def _frame_key(in1, in2, mode, boundary, fillvalue, flip):
 
 
 def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
-              axes=(-2, -1), output=None):
+              axes=None, output=None):
     key = None
-    if output is None and type(axes) is tuple and axes == (-2, -1):
+    if output is None and axes is None:
         key = _frame_key(in1, in2, mode, boundary, fillvalue, flip)
         hit = _FRAME_PLANS.get(key) if key is not None else None
         if hit is not None:
@@ -216,9 +229,11 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
                     return run(in1, in2)
             return _run(plan, in1, in2, method, fast_float32, launches)
     name = "convolve2d" if flip else "correlate2d"
-    in1, in2 = _validate.as_stack_pair(in1, in2, name, np.ndim(in1) > 2)
+    # without axes= both inputs are 2-D, as in SciPy: an (H, W, 3) image is
+    # never taken for a stack of H frames
+    in1, in2 = _validate.as_stack_pair(in1, in2, name, axes is not None)
     _validate.same_array_kind(in1, in2)
-    axes = _validate.axes_pair(axes, in1.ndim, name)
+    axes = (0, 1) if axes is None else _validate.axes_pair(axes, in1.ndim, name)
     if in1.ndim == 2 and axes == (0, 1) and output is None:
         return _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method,
                                fast_float32, key)
@@ -226,16 +241,8 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
     moved = axes != (in1.ndim - 2, in1.ndim - 1)
     x = xp.moveaxis(in1, axes, (-2, -1)) if moved else in1
     frame, batch = tuple(x.shape[-2:]), tuple(x.shape[:-2])
-    swapped = _validate.valid_swap_needed(mode, frame, in2.shape)
-    mode = _validate.mode_2d(mode)
-    bnd = _validate.boundary_2d(boundary)
-    dtype = result_dtype(in1, in2)
-    fill = _validate.fillvalue_2d(fillvalue, dtype) if bnd == "constant" else None
-    _validate.dtype_2d(dtype)
-    if (bnd != "constant" and math.prod(frame) == 0 and in2.size != 0
-            and mode != "valid"):
-        raise ValueError(f"boundary {boundary!r} cannot extend an empty in1 "
-                         f"of shape {in1.shape} (SciPy crashes here)")
+    swapped, mode, bnd, dtype, fill = _validate.signal_2d(
+        in1, in2, frame, mode, boundary, fillvalue, flip)
     x = x.reshape((math.prod(batch),) + frame)      # a view when possible
     if swapped:   # the kernel is larger than every frame: SciPy swaps them
         plan = plan_2d_valid_swapped(frame, in2.shape, flip, dtype)
@@ -258,17 +265,10 @@ def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_floa
     """One 2-D frame: SciPy's checks in SciPy's order (``in1``, ``in2`` 2-D);
     the plan is stored in ``_FRAME_PLANS`` under ``key`` (the call's
     :func:`_frame_key`, None: not stored)."""
-    swapped = _validate.valid_swap_needed(mode, in1.shape, in2.shape)
+    swapped, mode, bnd, dtype, fill = _validate.signal_2d(
+        in1, in2, in1.shape, mode, boundary, fillvalue, flip)
     if swapped:
         in1, in2 = in2, in1
-    mode = _validate.mode_2d(mode)
-    bnd = _validate.boundary_2d(boundary)
-    dtype = result_dtype(in1, in2)
-    fill = _validate.fillvalue_2d(fillvalue, dtype) if bnd == "constant" else None
-    _validate.dtype_2d(dtype)
-    if bnd != "constant" and in1.size == 0 and in2.size != 0 and mode != "valid":
-        raise ValueError(f"boundary {boundary!r} cannot extend an empty in1 "
-                         f"of shape {in1.shape} (SciPy crashes here)")
     plan = plan_2d(in1.shape, in2.shape, mode, flip, bnd, fill, dtype, swapped)
     if key is not None:
         if plan.fillvalue is not None:
@@ -284,7 +284,7 @@ def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_floa
 
 
 def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
-                axes=(-2, -1), output=None, method="auto", fast_float32=False):
+                axes=None, output=None, method="auto", fast_float32=False):
     """Cross-correlate two 2-D arrays, as `scipy.signal.correlate2d`.
 
     ``out[i, j] = sum_{p, q} in1e[i + p - K0 + 1, j + q - K1 + 1] * conj(in2[p, q])``
@@ -326,7 +326,7 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
     A stack of frames (here along the first axis), one kernel:
 
     >>> frames = np.arange(18).reshape(2, 3, 3)
-    >>> cc.correlate2d(frames, [[1, 1]], 'valid').shape
+    >>> cc.correlate2d(frames, [[1, 1]], 'valid', axes=(-2, -1)).shape
     (2, 3, 2)
     >>> cc.correlate2d(frames, [[1, 1]], 'valid', axes=(0, 1)).shape
     (2, 2, 3)
@@ -336,7 +336,7 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
 
 
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
-               axes=(-2, -1), output=None, method="auto", fast_float32=False):
+               axes=None, output=None, method="auto", fast_float32=False):
     """Convolve two 2-D arrays, as `scipy.signal.convolve2d`.
 
     ``out[i, j] = sum_{p, q} in1e[i - p, j - q] * in2[p, q]`` ('full' output),
@@ -369,7 +369,8 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *,
     >>> import numpy as np, corrconv_gpu as cc
     >>> cc.convolve2d([[1, 2]], [[1, 1]], 'full', 'fill', 5)
     array([[6, 3, 7]])
-    >>> cc.convolve2d(np.ones((4, 2, 2)), np.ones((2, 2)), 'valid', output=np.int16)[:, 0, 0]
+    >>> cc.convolve2d(np.ones((4, 2, 2)), np.ones((2, 2)), 'valid', axes=(1, 2),
+    ...               output=np.int16)[:, 0, 0]
     array([4, 4, 4, 4], dtype=int16)
     """
     return _filter2d(in1, in2, mode, boundary, fillvalue, True, method, fast_float32,

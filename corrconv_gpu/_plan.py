@@ -39,8 +39,12 @@ class Plan:
 # ------------------------------------------------------------------ dtypes
 
 def result_dtype(a, b):
-    """NumPy's common type of two arrays (the result dtype of every frontend)."""
-    return np.result_type(a.dtype, b.dtype)
+    """NumPy's common type of two arrays (the result dtype of every frontend),
+    as ``PyArray_ObjectType`` finds it: object where they have none."""
+    try:
+        return np.result_type(a.dtype, b.dtype)
+    except TypeError:
+        return np.dtype(object)
 
 
 def compute_dtype(dtype):
@@ -57,15 +61,6 @@ def compute_dtype(dtype):
     if dtype.kind in "biu":
         return np.dtype(np.int64)
     return dtype
-
-
-def cast_result(acc, dtype):
-    """Cast an accumulator array to the result dtype with NumPy's wrap."""
-    if acc.dtype == dtype:
-        return acc
-    if dtype.kind == "b":
-        return acc != 0
-    return acc.astype(dtype)
 
 
 def to_compute(a, cdtype, xp=np):
@@ -159,28 +154,14 @@ def ndimage_dtypes(input_dtype, weights_dtype):
     complex: SciPy combines float64 real components), the default output has
     the input's dtype (``promote_types(input, complex64)`` when complex) and
     the float64 result is cast to the output with C's conversion
-    (:func:`cast_c`).
+    (:func:`corrconv_gpu._cast.cast_c`).
     """
     complex_output = np.dtype(input_dtype).kind == "c" or np.dtype(weights_dtype).kind == "c"
     if complex_output:
         return True, np.promote_types(input_dtype, np.complex64), np.dtype(np.complex128)
-    return False, np.dtype(input_dtype), np.dtype(np.float64)
-
-
-def cast_c(acc, dtype):
-    """Cast a float64/complex128 result as SciPy's C code stores it: ``(type)value``.
-
-    Integers truncate toward zero (out-of-range values are undefined in C;
-    NumPy's cast gives what SciPy gives on x86-64 except for uint32 beyond
-    2**32); bool is ``(npy_bool)value``, i.e. the truncated byte is non-zero.
-    """
-    dtype = np.dtype(dtype)
-    if acc.dtype == dtype:
-        return acc
-    with np.errstate(invalid="ignore", over="ignore"):   # C casts silently
-        if dtype.kind == "b":
-            return acc.astype(np.uint8) != 0
-        return acc.astype(dtype)
+    # by name, as SciPy's _get_output: native order; a str dtype's name ('str32')
+    # is no dtype and raises SciPy's TypeError when the output is made
+    return False, np.dtype(input_dtype).name, np.dtype(np.float64)
 
 
 def plan_ndimage(shape, kshape, origins, flip, boundary, cval, cdtype):

@@ -4,12 +4,14 @@ The messages are NumPy's and SciPy's own (NumPy 2.4, SciPy 1.17), in their
 order of checking, so code that catches them keeps working.
 """
 
+import math
 import operator
 import warnings
 
 import numpy as np
 
 from ._arrays import is_cupy_array
+from ._plan import result_dtype
 
 # ---------------------------------------------------------------- 1-D (NumPy)
 
@@ -51,22 +53,43 @@ def _as_1d(x, name_too_deep_list):
     return arr
 
 
+def _as_array(x):
+    return x if isinstance(x, np.ndarray) or is_cupy_array(x) else np.asarray(x)
+
+
+def _dot_dtype(dtype):
+    """The common type's last checks in NumPy's correlate (the output and the
+    dot function of the type); returns the type the sum runs in (void: its
+    elements as Python objects)."""
+    if dtype.kind in "US":
+        raise ValueError("data type must provide an itemsize")
+    if dtype.kind == "M":
+        raise ValueError("function not available for this data type")
+    return np.dtype(object) if dtype.kind == "V" else dtype
+
+
 def correlate_inputs(a, v, mode):
-    """numpy.correlate's checks, in its order: mode, depth, emptiness."""
+    """numpy.correlate's checks, in its order: mode, the common type, each
+    input's depth and cast to it, emptiness, the type. Returns
+    ``(a, v, mode, dtype)``."""
     mode = mode_1d(mode)
+    dtype = result_dtype(_as_array(a), _as_array(v))
     a = _as_1d(a, True)
+    cast_safe(a, dtype)
     v = _as_1d(v, True)
+    cast_safe(v, dtype)
     if a.shape[0] == 0:
         raise ValueError("first array argument cannot be empty")
     if v.shape[0] == 0:
         raise ValueError("second array argument cannot be empty")
-    return a, v, mode
+    return a, v, mode, _dot_dtype(dtype)
 
 
 def convolve_inputs(a, v, mode):
-    """numpy.convolve's checks, in its order: emptiness, mode, depth."""
-    a = a if isinstance(a, np.ndarray) or is_cupy_array(a) else np.asarray(a)
-    v = v if isinstance(v, np.ndarray) or is_cupy_array(v) else np.asarray(v)
+    """numpy.convolve's checks, in its order: emptiness, mode, the common
+    type, depth and cast of the longer input then the other, the type.
+    Returns ``(a, v, mode, dtype)``."""
+    a, v = _as_array(a), _as_array(v)
     if a.ndim == 0:
         a = a.reshape(1)
     if v.ndim == 0:
@@ -76,9 +99,12 @@ def convolve_inputs(a, v, mode):
     if v.shape[0] == 0:
         raise ValueError("v cannot be empty")
     mode = mode_1d(mode)
-    if a.ndim > 1 or v.ndim > 1:
-        raise ValueError("object too deep for desired array")
-    return a, v, mode
+    dtype = result_dtype(a, v)
+    for x in ((v, a) if v.shape[0] > a.shape[0] else (a, v)):
+        if x.ndim > 1:
+            raise ValueError("object too deep for desired array")
+        cast_safe(x, dtype)
+    return a, v, mode, _dot_dtype(dtype)
 
 
 # -------------------------------------------------------------- 2-D (SciPy)
@@ -121,16 +147,14 @@ def mode_2d(mode):
 
 
 def boundary_2d(boundary):
-    """SciPy boundary flag -> the plan's boundary name."""
+    """SciPy boundary flag -> the plan's boundary name (None: 'reflect', which
+    SciPy's C code refuses later, see :func:`signal_2d`)."""
     try:
-        name = _BOUNDARIES_2D[boundary]
+        return _BOUNDARIES_2D[boundary]
     except KeyError:
         raise ValueError(
             "Acceptable boundary flags are 'fill', 'circular' (or 'wrap'), and "
             "'symmetric' (or 'symm').") from None
-    if name is None:
-        raise ValueError("Incorrect boundary value.")
-    return name
 
 
 def _fill_as(value, dtype):
@@ -170,7 +194,54 @@ def dtype_2d(dtype):
     """SciPy's type check, with our float16 extension."""
     if dtype.kind in "iufc":  # SciPy refuses float16; we compute it (extension)
         return dtype
+    if dtype.kind in "USV":   # NumPy cannot make an output of an unsized type
+        raise ValueError("data type must provide an itemsize")
     raise ValueError("convolve2d not available for this type.")
+
+
+def conjugable(a):
+    """``a.conj()`` as NumPy checks it: non-numeric dtypes raise ``TypeError``;
+    an object array conjugates (or raises) element by element."""
+    if a.dtype.kind in "USVMm":
+        raise TypeError("cannot conjugate non-numeric dtype")
+    if a.dtype.kind == "O":
+        a.conj()
+
+
+def cast_safe(a, dtype):
+    """NumPy's conversion of an input to the common type (``PyArray_FromAny``)."""
+    if not np.can_cast(a.dtype, dtype, "safe"):
+        raise TypeError(f"Cannot cast array data from {a.dtype!r} to {dtype!r} "
+                        f"according to the rule 'safe'")
+
+
+def signal_2d(in1, in2, frame, mode, boundary, fillvalue, flip):
+    """scipy.signal.correlate2d/convolve2d's checks after the 2-D one, in
+    SciPy's order: the 'valid' swap (``frame``: the shape of ``in1``'s frames),
+    mode, boundary name, ``in2.conj()`` (correlate2d), the common type and each
+    input's cast to it, 'reflect', fillvalue, the type; then ours, where
+    SciPy crashes.
+
+    Returns ``(swapped, mode, boundary, dtype, fill)``.
+    """
+    swapped = valid_swap_needed(mode, frame, in2.shape)
+    first, second = (in2, in1) if swapped else (in1, in2)
+    mode = mode_2d(mode)
+    bnd = boundary_2d(boundary)
+    if not flip:
+        conjugable(second)
+    dtype = result_dtype(first, second)
+    cast_safe(first, dtype)
+    cast_safe(second, dtype)
+    if bnd is None:
+        raise ValueError("Incorrect boundary value.")
+    fill = fillvalue_2d(fillvalue, dtype) if bnd == "constant" else None
+    dtype_2d(dtype)
+    # where SciPy crashes (SIGFPE): wrap/symm cannot extend an empty frame
+    if bnd != "constant" and math.prod(frame) == 0 and in2.size != 0 and mode != "valid":
+        raise ValueError(f"boundary {boundary!r} cannot extend an empty in1 "
+                         f"of shape {tuple(in1.shape)} (SciPy crashes here)")
+    return swapped, mode, bnd, dtype, fill
 
 
 def same_array_kind(in1, in2):
@@ -266,12 +337,14 @@ def ndimage_check_dtypes(input_dtype, output_dtype, complex_output, one_d=False)
 
 
 def ndimage_axes(axes, ndim):
-    """``_ni_support._check_axes``: None -> all axes; normalized, unique, in range."""
+    """``_ni_support._check_axes``: None -> all axes; a sequence normalized,
+    unique, in range. A scalar is taken as it is, unchecked, as SciPy does (the
+    weights' and origins' expansion then raise SciPy's errors)."""
     if axes is None:
         return tuple(range(ndim))
     if np.isscalar(axes):
-        axes = (operator.index(axes),)
-    elif np.iterable(axes) and not isinstance(axes, str):
+        return (operator.index(axes),)
+    if np.iterable(axes) and not isinstance(axes, str):
         axes = tuple(operator.index(a) for a in axes)
     elif isinstance(axes, str):
         raise TypeError(f"{type(axes).__name__!r} object cannot be interpreted as an integer")
@@ -300,20 +373,35 @@ def _invalid_origin(origin, lenw):
     return (origin < -(lenw // 2)) or (origin > (lenw - 1) // 2)
 
 
-def ndimage_origin_1d(origin, lenw, convolution):
-    """correlate1d/convolve1d origin: SciPy's check, on the correlation origin.
+def ndimage_convolve1d_origin(origin, weights):
+    """convolve1d's own steps before it calls correlate1d with the weights
+    reversed (read reversed here, never copied), in SciPy's order: the
+    reversal (a 0-d ``weights`` raises ``IndexError``), then ``-origin``,
+    minus 1 for an even length. Returns that correlation origin."""
+    if weights.ndim == 0:
+        raise IndexError("too many indices for array: array is 0-dimensional, "
+                         "but 1 were indexed")
+    origin = -origin
+    if not weights.shape[0] & 1:
+        origin -= 1
+    return origin
 
-    convolve1d is correlate1d with reversed weights and ``-origin`` (minus 1
-    for an even length); that origin is checked and returned.
-    """
-    if convolution:
-        origin = -origin
-        if not lenw & 1:
-            origin -= 1
+
+def ndimage_origin_1d(origin, lenw):
+    """correlate1d's origin check (of the correlation origin)."""
     if _invalid_origin(origin, lenw):
         raise ValueError("Invalid origin; origin must satisfy -(len(weights) // 2) "
                          "<= origin <= (len(weights)-1) // 2")
-    return operator.index(origin)
+    return origin
+
+
+def ndimage_axis(axis, ndim):
+    """SciPy's own ``normalize_axis_index`` (any number compares; the type is
+    checked later, by :func:`ndimage_c_ints`)."""
+    if axis < -ndim or axis >= ndim:
+        raise np.exceptions.AxisError(
+            f"axis {axis} is out of bounds for array of dimension {ndim}")
+    return axis + ndim if axis < 0 else axis
 
 
 def ndimage_origins(origins, wshape, convolution):
@@ -328,20 +416,38 @@ def ndimage_origins(origins, wshape, convolution):
         if _invalid_origin(o, k):
             raise ValueError("Invalid origin; origin must satisfy -(weights.shape[k] // 2) "
                              "<= origin[k] <= (weights.shape[k]-1) // 2")
-    return [operator.index(o) for o in origins]
+    return origins
 
 
-def ndimage_cval(cval, complex_input, complex_weights):
-    """cval as SciPy's C code reads it: a real number; complex only for complex input."""
+def ndimage_complex_cval(cval, complex_input):
+    """SciPy's first check of a complex call (``_complex_via_real_components``),
+    before anything is read of the weights: a real input takes no complex cval."""
+    if not complex_input and np.iscomplexobj(cval):
+        raise ValueError("Cannot provide a complex-valued cval when the input is real.")
+
+
+def _c_double(value):
+    """``PyArg_ParseTuple``'s "d": what has ``__float__`` or ``__index__``, converted."""
+    if isinstance(value, complex) or not (hasattr(type(value), "__float__")
+                                          or hasattr(type(value), "__index__")):
+        raise TypeError(f"must be real number, not {type(value).__name__}")
+    return float(value)
+
+
+def ndimage_cval(cval, complex_input):
+    """cval as SciPy's C code reads it: a real number; for complex input its
+    real and imaginary parts (``np.real``/``np.imag``), each a real number."""
     if complex_input:
-        return complex(cval)
+        return complex(_c_double(np.real(cval)), _c_double(np.imag(cval)))
     if np.iscomplexobj(cval):
-        if complex_weights:
-            raise ValueError("Cannot provide a complex-valued cval when the input is real.")
         raise TypeError("must be real number, not complex")
-    if isinstance(cval, (str, bytes)):
-        raise TypeError(f"must be real number, not {type(cval).__name__}")
-    return float(cval)
+    return _c_double(cval)
+
+
+def ndimage_c_ints(*values):
+    """The integers SciPy's C entry point parses last (axis, origins): an
+    int-like value, or its ``TypeError``."""
+    return [operator.index(v) for v in values]
 
 
 def ndimage_at_most_2d(active, wshape, name):

@@ -78,7 +78,6 @@ import ``corrconv_gpu``.
 
 import functools
 import importlib
-import inspect
 import operator
 
 import numpy as np
@@ -123,13 +122,6 @@ def _check_output(output):
         return
     raise TypeError("corrconv_gpu.dask: `output` must be None or a dtype for "
                     "Dask arrays (an output array cannot be written in place)")
-
-
-def _accepts(fn, name):
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _ndimage_module():
@@ -286,8 +278,7 @@ def _signal(name, in1, in2, mode, boundary, fillvalue, kwargs):
     _check_output(kwargs.get("output"))
     axes_arg = kwargs.get("axes")
     fax = _signal_axes(x.ndim, axes_arg)
-    dims_ok = w.ndim == 2 and fax is not None and (x.ndim == 2 or axes_arg is not None
-                                                   or _accepts(fn, "axes"))
+    dims_ok = w.ndim == 2 and fax is not None and (x.ndim == 2 or axes_arg is not None)
     swapped = False
     if dims_ok:  # SciPy's order: dimensions, then the 'valid' swap check
         swapped = _validate.valid_swap_needed(

@@ -17,12 +17,12 @@ array([ 8, 26,  8, 12,  7, 28, 36,  9])
 import math
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_index
 
 from . import _output, _validate
 from ._api import _run
 from ._arrays import array_namespace, is_cupy_array, to_numpy
-from ._plan import cast_c, ndimage_dtypes, plan_ndimage
+from ._cast import cast_c, cast_c_nd
+from ._plan import ndimage_dtypes, plan_ndimage
 
 __all__ = ["correlate", "convolve", "correlate1d", "convolve1d"]
 
@@ -35,7 +35,10 @@ _DOC_OUTPUT = """output : array or dtype, optional
         dtype as input will be created (complex when the input or the
         weights are complex: ``promote_types(input.dtype, complex64)``).
         The sum is computed in float64 (complex128) and stored with C's
-        conversion, as SciPy: integer outputs truncate toward zero."""
+        conversion, as SciPy: integer outputs truncate toward zero; sums
+        outside the type's range are stored as SciPy stores them on x86-64,
+        on every element and platform (README: "Float sums in integer
+        outputs")."""
 
 _DOC_MODE = """mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap'}, optional
         The `mode` parameter determines how the input array is extended
@@ -122,10 +125,11 @@ def _as_array(a):
     return a if isinstance(a, np.ndarray) or is_cupy_array(a) else np.asarray(a)
 
 
-def _weights(weights, complex_output):
-    """SciPy's conversion of the weights: float64, or complex128 when complex."""
-    w = np.asarray(to_numpy(weights))
-    return w.astype(np.complex128 if complex_output else np.float64, copy=False)
+def _weights(w, complex_output):
+    """SciPy's conversion of the weights: complex128 when complex, else float64
+    (its errors), then complex128 for a complex output."""
+    w = w.astype(np.complex128 if w.dtype.kind == "c" else np.float64, copy=False)
+    return w.astype(np.complex128, copy=False) if complex_output else w
 
 
 def _skip_tiny(w):
@@ -178,6 +182,7 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, convoluti
     complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)
     if complex_output:    # SciPy resolves a complex output first
         array, out_dtype = _output.resolve(output, x.shape, default_dtype, True, like=x)
+        _validate.ndimage_complex_cval(cval, x.dtype.kind == "c")
     axes = _validate.ndimage_axes(axes, x.ndim)
     w = _weights(w, complex_output)
     if len(axes) < x.ndim:
@@ -198,29 +203,36 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, convoluti
         array, out_dtype = _output.resolve(output, x.shape, default_dtype, False, like=x)
     _validate.ndimage_modes_scalar(mode)
     boundary = _validate.ndimage_mode(mode)
-    cval = _validate.ndimage_cval(cval, x.dtype.kind == "c", w.dtype.kind == "c")
+    cval = _validate.ndimage_cval(cval, x.dtype.kind == "c")
+    origins = _validate.ndimage_c_ints(*origins)
     _validate.ndimage_check_dtypes(x.dtype, out_dtype, complex_output)
     active = [a for a in range(x.ndim) if w.shape[a] > 1]
     _validate.ndimage_at_most_2d(active, w.shape, name)
     out = _execute(x, _skip_tiny(w), active, origins, convolution, boundary, cval,
                    cdt, out_dtype, method, fast_float32)
-    return _output.deliver(out, array, out_dtype, cast_c)
+    return _output.deliver(out, array, out_dtype, cast_c_nd)
 
 
 def _correlate_or_convolve1d(input, weights, axis, output, mode, cval, origin,
                              convolution, method, fast_float32):
     x = _as_array(input)
     w = np.asarray(to_numpy(weights))
+    if convolution:
+        origin = _validate.ndimage_convolve1d_origin(origin, w)
     complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)
     array, out_dtype = _output.resolve(output, x.shape, default_dtype, complex_output,
                                        like=x)
+    if complex_output:
+        _validate.ndimage_complex_cval(cval, x.dtype.kind == "c")
     w = _weights(w, complex_output)
     if w.ndim != 1 or w.shape[0] < 1:
         raise RuntimeError("no filter weights given")
-    axis = normalize_axis_index(axis, x.ndim)
-    origin = _validate.ndimage_origin_1d(origin, w.shape[0], convolution)
+    axis = _validate.ndimage_axis(axis, x.ndim)
+    _validate.ndimage_origin_1d(origin, w.shape[0])
     boundary = _validate.ndimage_mode(mode)
-    cval = _validate.ndimage_cval(cval, x.dtype.kind == "c", w.dtype.kind == "c")
+    (axis,) = _validate.ndimage_c_ints(axis)
+    cval = _validate.ndimage_cval(cval, x.dtype.kind == "c")
+    (origin,) = _validate.ndimage_c_ints(origin)
     _validate.ndimage_check_dtypes(x.dtype, out_dtype, complex_output, one_d=True)
     shape = [1] * x.ndim
     shape[axis] = w.shape[0]

@@ -152,8 +152,8 @@ def test_signal_stacks_with_axes(client):
     x = rng.integers(-9, 9, (3, 14, 12))
     w = rng.integers(-3, 4, (5, 4))
     pairs = []
-    for axes in (None, (1, 2), (2, 1), (0, 2)):
-        kw = {} if axes is None else {"axes": axes}
+    for axes in ((-2, -1), (1, 2), (2, 1), (0, 2)):
+        kw = {"axes": axes}
         for mode in ("full", "same") + (("valid",) if axes != (0, 2) else ()):
             for boundary in BOUNDARIES:
                 ref = cc.convolve2d(x, w, mode, boundary, -1, **kw)
