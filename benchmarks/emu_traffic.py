@@ -53,9 +53,9 @@ import time
 
 import numpy as np
 
-from corrconv_gpu._cuda._kernels import compile_options, kernel_source, name_expression
-from corrconv_gpu._cuda._launch import launch_config, launch_corr2d
-from corrconv_gpu._cuda._params import occupancy
+from corrconv_gpu._backends.cuda.kernels import compile_options, kernel_source, name_expression
+from corrconv_gpu._backends.cuda.launch import launch_config, launch_corr2d
+from corrconv_gpu._backends.cuda.params import occupancy
 from corrconv_gpu._emu import EmuModule
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -35,7 +35,7 @@ sys.path.insert(1, HERE)
 
 import corrconv_gpu  # noqa: E402
 from _cli import int_list, str_list  # noqa: E402
-from corrconv_gpu._cuda import _params  # noqa: E402
+from corrconv_gpu._backends.cuda import params as _params  # noqa: E402
 
 PEAK = {"bw": 3.35e12, "float32": 67e12, "float16": 67e12, "float64": 34e12}
 
@@ -60,7 +60,8 @@ def record_launch(x, w):
     """(fn, grid, block, args, shared_mem, name) of the direct launch of a
     'same' correlation of x with w."""
     import cupy
-    from corrconv_gpu._cuda import _kernels, launch_corr2d
+    from corrconv_gpu._backends.cuda import kernels as _kernels
+    from corrconv_gpu._backends.cuda.launch import launch_corr2d
     rec = Recorder(_kernels.get_module(cupy.cuda.Device().id, x.dtype))
     out = cupy.empty_like(x)
     K0, K1 = w.shape
@@ -144,8 +145,8 @@ EXPLORE_F64 = [
 def explore(N, K, launches, rng, budget, dtype="float32"):
     """N x N 'same' K x K: the kernel under other tilings than the table's."""
     import cupy
-    from corrconv_gpu._cuda import _kernels
-    from corrconv_gpu._cuda._launch import LaunchConfig, choose_chunks, kernel_args, smem_bytes
+    from corrconv_gpu._backends.cuda import kernels as _kernels
+    from corrconv_gpu._backends.cuda.launch import LaunchConfig, choose_chunks, kernel_args, smem_bytes
     dt = np.dtype(dtype)
     configs = EXPLORE_F64 if dt == np.float64 else EXPLORE
     vec = 2 if dt == np.float64 else 4
@@ -220,12 +221,12 @@ def overhead(n_calls=2000, N=256):
     up with the launches, so the host time is the host's own), the time of
     one synchronised call on CUDA events, and a cProfile of it."""
     import cupy
-    from corrconv_gpu._cuda import launch_corr2d
+    from corrconv_gpu._backends.cuda.launch import launch_corr2d
     rng = np.random.default_rng(0)
     x = cupy.asarray(rng.random((N, N)).astype(np.float32))
     w = cupy.asarray(rng.standard_normal((3, 3)).astype(np.float32))
     (fn, grid, block, args, smem, name), out = record_launch(x, w)
-    from corrconv_gpu._cuda import _kernels
+    from corrconv_gpu._backends.cuda import kernels as _kernels
     mod = _kernels.get_module(cupy.cuda.Device().id, x.dtype)
     pieces = {
         f"cupy.empty {N}^2 f32": lambda: cupy.empty((N, N), np.float32),

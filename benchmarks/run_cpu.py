@@ -176,7 +176,7 @@ def auto_choice(x, w, mode):
         others = sorted({p[2] for p in pieces} - {main})
         summary = main + ("" if not others else "+" + "+".join(others))
     else:  # internals changed: ask the cost model about the whole output
-        from corrconv_gpu._cost import choose_cpu
+        from corrconv_gpu._dispatch.cost import choose_cpu
         summary = choose_cpu(r.shape[0], r.shape[1], w.shape[0], w.shape[1], x.dtype) + "?"
     return r, dt, summary, pieces
 
@@ -591,7 +591,7 @@ def write_outputs(results, out, log):
 
 def estimate(args):
     """A rough wall-time estimate of the grid (seconds), from a MAC model."""
-    from corrconv_gpu._cost import direct_cost
+    from corrconv_gpu._dispatch.cost import direct_cost
     total = 0.0
     libs = list(library_calls(not args.no_cv2))
     for n in args.sizes:

@@ -6,9 +6,10 @@ backend is asked about.
 """
 
 from . import ndimage
-from ._api import convolve, convolve2d, correlate, correlate2d
-from ._backends import BackendInfo, backends, use_backend
-from ._banded import MemoryBudgetError, memory_budget
+from ._backends.cuda.outofcore import MemoryBudgetError, memory_budget
+from ._dispatch.backend import BackendInfo, backends, use_backend
+from ._frontend.numpy1d import convolve, correlate
+from ._frontend.signal2d import convolve2d, correlate2d
 
 __version__ = "0.1.0"
 __all__ = ["correlate", "convolve", "correlate2d", "convolve2d", "ndimage", "backends",

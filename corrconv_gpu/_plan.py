@@ -63,11 +63,6 @@ def compute_dtype(dtype):
     return dtype
 
 
-def to_compute(a, cdtype, xp=np):
-    """``a`` as a C-contiguous, native-order array of ``cdtype`` (copy only if needed)."""
-    return xp.ascontiguousarray(a, dtype=cdtype)
-
-
 # ----------------------------------------------------------------- windows
 
 def window_full(m, k):

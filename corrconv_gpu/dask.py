@@ -86,10 +86,11 @@ import dask
 import dask.array as da
 from dask.array.utils import meta_from_array
 
-from . import _api, _validate
-from ._arrays import array_namespace, to_numpy
+from . import ndimage
 from ._boundary import extend_index
+from ._frontend import signal2d, validate
 from ._plan import plan_2d
+from ._util.arrays import array_namespace, to_numpy
 
 __all__ = ["correlate2d", "convolve2d", "correlate", "convolve",
            "correlate1d", "convolve1d"]
@@ -122,10 +123,6 @@ def _check_output(output):
         return
     raise TypeError("corrconv_gpu.dask: `output` must be None or a dtype for "
                     "Dask arrays (an output array cannot be written in place)")
-
-
-def _ndimage_module():
-    return importlib.import_module("corrconv_gpu.ndimage")
 
 
 def _merge_small(sizes, need):
@@ -234,7 +231,7 @@ def _eager_empty(x, result):
 
 def _signal_task(block, w, *, name, mode, kwargs):
     """The in-memory scipy.signal function on one (overlapped) block."""
-    fn = getattr(_api, name)
+    fn = getattr(signal2d, name)
     return fn(block, w, mode, **kwargs)
 
 
@@ -245,7 +242,7 @@ def _ndimage_task(block, w, *, name, kwargs, halo, block_info=None):
     its output chunk, except at the true start of an axis that is not
     extended (ndimage 'constant': the in-memory call supplies ``cval``).
     """
-    fn = getattr(_ndimage_module(), name)
+    fn = getattr(ndimage, name)
     res = fn(block, w, **kwargs)
     info = block_info[None]
     index = []
@@ -272,7 +269,7 @@ def _signal_axes(ndim, axes):
 
 def _signal(name, in1, in2, mode, boundary, fillvalue, kwargs):
     flip = name == "convolve2d"
-    fn = getattr(_api, name)
+    fn = getattr(signal2d, name)
     x = _as_dask(in1)
     w = _weights(in2)
     _check_output(kwargs.get("output"))
@@ -281,7 +278,7 @@ def _signal(name, in1, in2, mode, boundary, fillvalue, kwargs):
     dims_ok = w.ndim == 2 and fax is not None and (x.ndim == 2 or axes_arg is not None)
     swapped = False
     if dims_ok:  # SciPy's order: dimensions, then the 'valid' swap check
-        swapped = _validate.valid_swap_needed(
+        swapped = validate.valid_swap_needed(
             mode, tuple(x.shape[a] for a in fax), w.shape)
     # validate everything else (mode, boundary, fillvalue, dtype, kwargs) and
     # learn the result dtype on a stand-in of one element per axis
@@ -307,7 +304,7 @@ def _signal(name, in1, in2, mode, boundary, fillvalue, kwargs):
                    "constant", None, rdt, False)
     fill = None
     if ext == "constant":
-        fill = _validate.fillvalue_2d(fillvalue, rdt)[()]
+        fill = validate.fillvalue_2d(fillvalue, rdt)[()]
         x = x.astype(rdt)  # the fill value lives in the common type
     geometry = [(1, 0, 0, None)] * x.ndim
     for a, k, o, r in zip(fax, w.shape, plan.out_shape, plan.offset):
@@ -364,7 +361,7 @@ def _per_axis(value, n):
 
 def _ndimage(name, x, w, output, mode, cval, origin, kwargs):
     convolution = name.startswith("convolve")
-    fn = getattr(_ndimage_module(), name)
+    fn = getattr(ndimage, name)
     x = _as_dask(x)
     w = _weights(w)
     _check_output(output)

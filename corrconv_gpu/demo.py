@@ -33,7 +33,8 @@ import zlib
 import numpy as np
 
 import corrconv_gpu
-from corrconv_gpu import _backends, reference
+from corrconv_gpu import reference
+from corrconv_gpu._dispatch import backend as _backends
 
 __all__ = ["main", "test_image", "gaussian_derivative", "write_png"]
 

@@ -386,7 +386,7 @@ def test_lists_and_tuples_accepted():
 # --------------------------------------------- the plan memo of repeated calls
 
 def _fresh_plans():
-    from corrconv_gpu import _api
+    from corrconv_gpu._frontend import signal2d as _api
     _api._FRAME_PLANS.clear()
     return _api._FRAME_PLANS
 
@@ -398,7 +398,7 @@ def test_repeated_calls_reuse_the_plan_with_scipys_results(fn, sfn):
     has its key) and still gives SciPy's result, for every mode, boundary,
     the valid swap of complex input, and fill values that differ only in
     value."""
-    from corrconv_gpu import _api
+    from corrconv_gpu._frontend import signal2d as _api
     plans = _fresh_plans()
     flip = fn is cc.convolve2d
     rng = np.random.default_rng(7)
@@ -442,7 +442,7 @@ def test_repeated_calls_still_raise_scipys_errors():
 
 
 def test_stored_plans_are_read_only_and_bounded():
-    from corrconv_gpu import _api
+    from corrconv_gpu._frontend import signal2d as _api
     plans = _fresh_plans()
     cc.correlate2d(np.ones((3, 3)), np.ones((2, 2)), "same", "fill", 4)
     (plan, swapped, launches, sizes), = plans.values()
@@ -528,15 +528,15 @@ def test_prepared_launches_only_for_a_data_independent_method():
 
 
 def _count_general_path(monkeypatch):
-    """Spy on ``_api._run`` (the general path of a call): the list of its calls."""
-    from corrconv_gpu import _api
+    """Spy on ``_api.run`` (the general path of a call): the list of its calls."""
+    from corrconv_gpu._frontend import signal2d as _api
     calls = []
-    run = _api._run
+    run = _api.run
 
     def spy(*args, **kwargs):
         calls.append(args[0])
         return run(*args, **kwargs)
-    monkeypatch.setattr(_api, "_run", spy)
+    monkeypatch.setattr(_api, "run", spy)
     return calls
 
 
@@ -592,7 +592,7 @@ def test_short_path_reads_the_backend_and_the_method_every_call(monkeypatch):
     """A signature that took the short path still raises for a backend that
     is forced but unavailable, an invalid backend name in the environment and
     an invalid method, and goes the general way for another method."""
-    from corrconv_gpu import _backends
+    from corrconv_gpu._dispatch import backend as _backends
     _fresh_plans()
     calls = _count_general_path(monkeypatch)
     x, w = np.ones((64, 64)), np.ones((3, 3))

@@ -36,7 +36,7 @@ def test_backends_report():
 
 
 def test_use_backend_cpu_and_nesting():
-    from corrconv_gpu import _backends
+    from corrconv_gpu._dispatch import backend as _backends
     assert _backends.requested() == "auto"
     with cc.use_backend("cpu"):
         assert _backends.requested() == "cpu"
@@ -53,7 +53,7 @@ def test_use_backend_cpu_and_nesting():
 
 
 def test_use_backend_restored_after_exception():
-    from corrconv_gpu import _backends
+    from corrconv_gpu._dispatch import backend as _backends
     with pytest.raises(KeyError):
         with cc.use_backend("cpu"):
             raise KeyError("boom")
@@ -65,7 +65,7 @@ def test_use_backend_as_decorator_reused_and_checked():
     forces the backend, also on several threads at once), and one object may
     be entered again, nested."""
     import threading
-    from corrconv_gpu import _backends
+    from corrconv_gpu._dispatch import backend as _backends
     with pytest.raises(ValueError, match="backend must be one of"):
         cc.use_backend("gpu")
 
@@ -135,7 +135,7 @@ def test_env_var(monkeypatch):
 
 def test_auto_never_raises_big_problem():
     # above the GPU transfer threshold: 'auto' may look for CuPy but must not raise
-    from corrconv_gpu import _backends
+    from corrconv_gpu._dispatch import backend as _backends
     rng = np.random.default_rng(0)
     x = rng.standard_normal((700, 700))
     w = rng.standard_normal((25, 25))
@@ -202,12 +202,12 @@ def test_cuda_backend_matches_cpu():
 
 
 def test_gpu_cost_model_reproduces_the_measured_picks():
-    """The GPU model (corrconv_gpu._cost, fitted to an H100 run of
+    """The GPU model (corrconv_gpu._dispatch.cost, fitted to an H100 run of
     benchmarks/gpu_probe.py) picks what was fastest there: 4096^2 float32
     direct up to K=31 (1.19 ms against ~2.7 ms of FFT), FFT at K=63 (4.93
     against 2.7); float64 the FFT from K=31 on 8192^2 (10.96 against 9.11);
     float16 has no FFT."""
-    from corrconv_gpu import _cost
+    from corrconv_gpu._dispatch import cost as _cost
     pick = _cost.choose_gpu
     for K in (3, 7, 15, 31):
         assert pick(4096, 4096, K, K, np.dtype(np.float32)) == "direct"

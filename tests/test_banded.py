@@ -1,4 +1,4 @@
-"""Banded execution of inputs larger than device memory (corrconv_gpu._banded).
+"""Banded execution of inputs larger than device memory (corrconv_gpu._backends.cuda.outofcore).
 
 The band loop runs on the emulated backend with artificially small budgets
 and must reproduce the in-memory direct call exactly (same kernel, same
@@ -18,8 +18,9 @@ import pytest
 from scipy import signal
 
 import corrconv_gpu as cc
-from corrconv_gpu import _banded, _cuda_backend
-from corrconv_gpu._banded import (MemoryBudgetError, band_bytes, execute_banded,
+from corrconv_gpu._backends.cuda import outofcore as _banded
+from corrconv_gpu._backends import cuda as _cuda_backend
+from corrconv_gpu._backends.cuda.outofcore import (MemoryBudgetError, band_bytes, execute_banded,
                                   memory_budget)
 from corrconv_gpu._plan import Plan, plan_2d
 
@@ -174,7 +175,7 @@ def test_constant_bands_without_real_rows_and_float16_fill():
 def test_large_kernel_keeps_the_whole_launch_config():
     # a 40 x 40 float32 kernel is chunked; 1-row bands would pick another
     # tiling and other chunks (another summation order) on their own
-    from corrconv_gpu._cuda import launch_config
+    from corrconv_gpu._backends.cuda.launch import launch_config
     rng = np.random.default_rng(5)
     x, w = _data((60, 70), np.float32, rng), _data((40, 40), np.float32, rng)
     plan = _plan(x.shape, w.shape, "same", False, "wrap", np.float32)

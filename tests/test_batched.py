@@ -110,7 +110,7 @@ def test_empty_stacks(rng):
 
 
 def test_one_backend_call_for_a_stack(rng, monkeypatch):
-    from corrconv_gpu import _cpu
+    from corrconv_gpu._backends import cpu as _cpu
     calls = []
     real = _cpu.execute
 

@@ -11,7 +11,9 @@ import pytest
 
 from corrconv_gpu import reference
 from corrconv_gpu._boundary import extended_block
-from corrconv_gpu._cpu import _direct, _direct_kernel, _native
+from corrconv_gpu._backends.cpu import direct as _direct
+from corrconv_gpu._backends.cpu import direct_kernel as _direct_kernel
+from corrconv_gpu._backends.cpu import native as _native
 
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128, np.int64]
 BOUNDARIES = ["constant", "wrap", "symmetric", "mirror", "nearest"]
@@ -238,7 +240,7 @@ _CHILD = textwrap.dedent("""
     import json, sys, time
     import numpy as np
     t0 = time.perf_counter()
-    from corrconv_gpu._cpu import _direct
+    from corrconv_gpu._backends.cpu import direct as _direct
     x = np.arange(35 * 29, dtype=np.float64).reshape(35, 29) % 13 - 6
     w = np.arange(12, dtype=np.float64).reshape(3, 4) - 5
     out = np.empty((35, 29))

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from corrconv_gpu import _threads
+from corrconv_gpu._util import threads as _threads
 from corrconv_gpu._boundary import extended_block
 from corrconv_gpu._methods import fft as F
 from test_cpu_direct import _data, _expected   # inputs; the window summed from an extended copy

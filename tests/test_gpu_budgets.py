@@ -25,7 +25,8 @@ import pytest
 
 import corrconv_gpu as cc
 from corrconv_gpu import reference as ref
-from corrconv_gpu._cuda import _launch, _params
+from corrconv_gpu._backends.cuda import launch as _launch
+from corrconv_gpu._backends.cuda import params as _params
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 KS = [(k, k) for k in (1, 3, 5, 7, 9, 15, 31)] + [(3, 15), (15, 3), (1, 31), (31, 1)]
@@ -208,7 +209,8 @@ def test_new_paths_sanitizer_clean(sanitize):
     small grids (grid-stride loops)."""
     import functools
 
-    from corrconv_gpu._cuda import get_module, launch_corr2d
+    from corrconv_gpu._backends.cuda.kernels import get_module
+    from corrconv_gpu._backends.cuda.launch import launch_corr2d
     from corrconv_gpu._emu import EmuModule
 
     factory = functools.partial(EmuModule, sanitize=sanitize, workers=2)
@@ -244,7 +246,7 @@ def test_new_paths_sanitizer_clean(sanitize):
 def _check_1x1_paths(mod):
     """1x1 weights: the pointwise path (outputs inside x) and the generic
     path (offsets reaching outside x: the boundary rule applies)."""
-    from corrconv_gpu._cuda import launch_corr2d
+    from corrconv_gpu._backends.cuda.launch import launch_corr2d
 
     rng = np.random.default_rng(1)
     x = rng.standard_normal((30, 40))
@@ -258,7 +260,7 @@ def _check_1x1_paths(mod):
 
 
 def test_1x1_pointwise_and_generic_paths():
-    from corrconv_gpu._cuda import get_module
+    from corrconv_gpu._backends.cuda.kernels import get_module
     from corrconv_gpu._emu import EmuModule
 
     _check_1x1_paths(get_module("budgets-plain", np.float64, module_factory=EmuModule))

@@ -3,7 +3,7 @@ on a real device (``pytest -m gpu``), plus the kernel's own rigor checks.
 
 The ``emulated`` backend runs the exact ``kernels/corr2d.cu`` source, compiled
 by g++ under ``corrconv_gpu._emu``, through the same Python launch code that
-drives CuPy on a GPU (``corrconv_gpu._cuda.launch_corr2d``). The ``cuda``
+drives CuPy on a GPU (``corrconv_gpu._backends.cuda.launch.launch_corr2d``). The ``cuda``
 variant of each test is marked ``gpu``: skipped with the reason where there is
 no device, never passed vacuously.
 """
@@ -17,7 +17,8 @@ import pytest
 
 import corrconv_gpu as cc
 from corrconv_gpu import reference as ref
-from corrconv_gpu._cuda import get_module, launch_corr2d
+from corrconv_gpu._backends.cuda.kernels import get_module
+from corrconv_gpu._backends.cuda.launch import launch_corr2d
 from corrconv_gpu._emu import EmuModule
 from conftest import assert_matches
 from test_differential import (BOUNDARIES, DTYPES, FILLS, LAYOUTS, METHODS, MODES,

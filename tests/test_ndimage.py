@@ -359,7 +359,7 @@ def test_inputs_unchanged(rng):
 
 
 def test_one_backend_call_per_stack(rng, monkeypatch):
-    from corrconv_gpu import _cpu
+    from corrconv_gpu._backends import cpu as _cpu
     calls = []
     real = _cpu.execute
 

@@ -36,7 +36,9 @@ import time
 import numpy as np
 import pytest
 
-from corrconv_gpu._cuda import _kernels, _launch, _params
+from corrconv_gpu._backends.cuda import kernels as _kernels
+from corrconv_gpu._backends.cuda import launch as _launch
+from corrconv_gpu._backends.cuda import params as _params
 
 ALL_ARCHS = ("sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120")
 # every arch compiles in the default run (none is left to -m slow)

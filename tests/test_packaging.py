@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 import corrconv_gpu
-from corrconv_gpu._cuda import _kernels
+from corrconv_gpu._backends.cuda import kernels as _kernels
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 KERNELS = sorted(p.name for p in (ROOT / "kernels").glob("*.cu"))
@@ -59,7 +59,7 @@ def test_installed_wheel_runs_its_own_kernels(wheel, tmp_path):
                     "--quiet", "--target", str(target), str(wheel)], check=True)
     code = (
         "import numpy as np, corrconv_gpu as cc, pathlib, scipy.signal as ss\n"
-        "from corrconv_gpu._cuda import _kernels\n"
+        "from corrconv_gpu._backends.cuda import kernels as _kernels\n"
         f"assert pathlib.Path(cc.__file__).resolve().is_relative_to({str(target.resolve())!r})\n"
         "src = _kernels.kernel_source('corr2d.cu')\n"
         "assert 'corr2d' in src\n"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from corrconv_gpu._cpu._direct import correlate_window as direct
+from corrconv_gpu._backends.cpu.direct import correlate_window as direct
 from corrconv_gpu._methods.separable import (
     MAX_RANK, RTOL, decompose, separable_correlate_window,
     separable_cost_estimate)
@@ -69,7 +69,7 @@ def run_window(x, w, flip, conj, n0, n1, xr0=0, xc0=0, or0=0, oc0=0,
     sentinel = 7
     out = np.full(out_shape, sentinel, dtype=x.dtype)
     separable_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0,
-                               n0, n1, factors=factors, direct=fn)
+                               n0, n1, factors=factors, direct=fn or direct)
     mask = np.ones(out_shape, bool)
     mask[or0:or0 + n0, oc0:oc0 + n1] = False
     assert (out[mask] == sentinel).all()
@@ -283,7 +283,7 @@ def test_thin_windows_and_default_factors():
     run_window(x, w, False, False, 0, 5, out_shape=(2, 5))
     with pytest.raises(ValueError):
         separable_correlate_window(x, 0, 0, rng.standard_normal((5, 5)), False,
-                                   False, np.zeros((4, 4)), 0, 0, 4, 4)
+                                   False, np.zeros((4, 4)), 0, 0, 4, 4, direct=direct)
 
 
 def test_passes_use_the_given_direct_function():

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from corrconv_gpu import _threads
+from corrconv_gpu._util import threads as _threads
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 5])

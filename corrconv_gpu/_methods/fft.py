@@ -407,7 +407,7 @@ def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
     if is_numpy:
         # batches of slots run on threads, one FFT worker each (copies and
         # the product run in parallel too); a single slot gets all workers
-        from .._threads import num_threads, run_shared
+        from .._util.threads import num_threads, run_shared
         threads = max(1, min(num_threads(), nslots))
         bs = max(1, min(-(-nslots // threads),
                         CPU_BATCH_BYTES // (threads * slot_bytes)))

@@ -5,7 +5,7 @@ outer products (``r <= MAX_RANK``, 2 by default)::
 
     w[p, q] = sum_k u_k[p] * v_k[q]
 
-the correlation of the window contract (see :mod:`corrconv_gpu._cpu`)::
+the correlation of the window contract (see :mod:`corrconv_gpu._backends.cpu`)::
 
     out[or0+i, oc0+j] = sum_{p<K0, q<K1} x[xr0+i+p, xc0+j+q] * W(p, q)
 
@@ -60,7 +60,7 @@ import math
 
 import numpy as np
 
-from .._arrays import array_namespace, to_numpy
+from .._util.arrays import array_namespace, to_numpy
 
 __all__ = ["decompose", "separable_correlate_window", "separable_cost_estimate",
            "RTOL", "MAX_RANK", "MAX_GROWTH", "SEPARABLE_DTYPES"]
@@ -195,28 +195,20 @@ def _decompose_int(w):
 
 # --------------------------------------------------------------------- method
 
-def _default_direct():
-    from .._cpu._direct import correlate_window
-    return correlate_window
-
-
 def separable_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1,
-                               *, factors=None, direct=None):
+                               *, direct, factors=None):
     """Window contract of the CPU methods, computed with 1-D passes.
 
     ``factors``: the result of :func:`decompose` (computed, memoized, from
     ``w`` when omitted; a ``ValueError`` if ``w`` does not decompose).  Their
     arrays may be NumPy or of ``x``'s namespace; each call copies them with
     ``xp.array`` (K0 + K1 elements per pair; a small host-to-device copy on
-    a GPU).  ``direct``: the direct window function
-    (default: the Numba CPU kernel).
+    a GPU).  ``direct``: the backend's direct window function (the passes).
     """
     n0 = int(n0)
     n1 = int(n1)
     if n0 <= 0 or n1 <= 0:
         return
-    if direct is None:
-        direct = _default_direct()
     if factors is None:
         factors = decompose(w)
         if factors is None:

@@ -25,3 +25,8 @@ def to_numpy(a):
     if is_cupy_array(a):
         return a.get()
     return a
+
+
+def to_compute(a, cdtype, xp=np):
+    """``a`` as a C-contiguous, native-order array of ``cdtype`` (copy only if needed)."""
+    return xp.ascontiguousarray(a, dtype=cdtype)

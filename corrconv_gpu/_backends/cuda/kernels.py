@@ -17,8 +17,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from .._memo import Memo
-from ._params import launch_params
+from ..._util.memo import Memo
+from .params import launch_params
 
 KERNEL_NAME = "corr2d"
 KERNEL_FILE = "corr2d.cu"
@@ -193,7 +193,7 @@ def kernel_paths(name=KERNEL_FILE):
     """Candidate locations of ``kernels/<name>``, in lookup order: the
     installed package data (``corrconv_gpu/kernels/<name>``, wheels) first,
     then the repository's ``kernels/`` folder (editable installs, checkouts)."""
-    pkg_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pkg_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return [os.path.join(pkg_dir, "kernels", name),
             os.path.join(os.path.dirname(pkg_dir), "kernels", name)]
 

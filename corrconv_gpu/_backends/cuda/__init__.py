@@ -21,81 +21,18 @@ runs the direct kernel over pipelined row bands: :mod:`corrconv_gpu._banded`
 (a NumPy result; every method falls back to direct there).
 """
 
-import os
-
 import numpy as np
 
-from . import _cost
-from ._arrays import array_namespace, to_numpy
-from ._boundary import extended_block
+from ..._boundary import extended_block
+from ..._dispatch import cost as _cost
+from ..._util.arrays import array_namespace, to_numpy
+from .device import DEVICE_DTYPES, device as _device, supports  # noqa: F401
 
 READY = True
 
-# dtypes the device kernels take; the others (bool, object, long double)
-# stay on the CPU backend
-DEVICE_DTYPES = tuple(np.dtype(n) for n in (
-    "float16", "float32", "float64", "complex64", "complex128",
-    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"))
-
-
-def supports(plan):
-    return plan.dtype in DEVICE_DTYPES
-
-
-def _emu_factory(code, options=(), name_expressions=()):
-    from ._emu import EmuModule
-    from ._cuda._kernels import kernel_paths
-    inc = tuple({os.path.dirname(p) for p in kernel_paths() if os.path.exists(p)})
-    return EmuModule(code, options=options, name_expressions=name_expressions,
-                     include_dirs=inc)
-
-
-class _Device:
-    """What differs between the GPU and the emulator: namespace, modules."""
-
-    def __init__(self, emulated, device_id):
-        self.emulated = emulated
-        self.device_id = device_id
-        if emulated:
-            self.xp = np
-            self.factory = _emu_factory
-        else:
-            import cupy
-            self.xp = cupy
-            self.factory = None
-
-    def module(self, dtype):
-        from ._cuda import get_module
-        return get_module(self.device_id, dtype, module_factory=self.factory)
-
-    def fft(self):
-        if self.emulated:
-            import scipy.fft
-            return scipy.fft
-        import cupy.fft
-        return cupy.fft
-
-
-_DEVICES = {}
-
-
-def _device(emulated):
-    """The :class:`_Device` of the emulator or of CuPy's current device (one
-    per device, reused: a call does not rebuild it)."""
-    if emulated:
-        key = "emu"
-    else:
-        import cupy
-        key = cupy.cuda.runtime.getDevice()
-    dev = _DEVICES.get(key)
-    if dev is None:
-        dev = _DEVICES[key] = _Device(emulated, key)
-    return dev
-
-
 def _window_direct(dev, max_grid=None):
     """The direct kernel as a window method (the contract of the CPU methods)."""
-    from ._cuda import launch_corr2d
+    from .launch import launch_corr2d
 
     def run(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1):
         if n0 <= 0 or n1 <= 0:
@@ -113,7 +50,7 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
     with a CuPy image is accepted). ``max_grid`` caps the launch grid (tests:
     blocks must loop).
     """
-    from ._cuda import launch_corr2d
+    from .launch import launch_corr2d
 
     dev = _device(emulated)
     xp = dev.xp
@@ -123,10 +60,10 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
                         "on the CPU backend)")
     # a NumPy input larger than the device memory budget (or the free memory):
     # the direct kernel over pipelined row bands (corrconv_gpu._banded)
-    from . import _banded
-    budget = _banded.banding_budget(plan, x, w, method, emulated)
+    from . import outofcore
+    budget = outofcore.banding_budget(plan, x, w, method, emulated)
     if budget is not None:
-        return _banded.execute_banded(plan, x, w, emulated=emulated, budget=budget,
+        return outofcore.execute_banded(plan, x, w, emulated=emulated, budget=budget,
                                       max_grid=max_grid)
     xd = x if type(x) is xp.ndarray else xp.asarray(x)
     if xd.dtype != dtype or xd.strides[-1] != xd.itemsize or not xd.dtype.isnative:
@@ -151,7 +88,7 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
     if cdt is not None and (method == "separable" or (
             method == "auto" and _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=1,
                                                   fft_ok=fft_capable) == "separable")):
-        from ._methods.separable import decompose
+        from ..._methods.separable import decompose
         wh = np.asarray(w, dtype=dtype) if isinstance(w, np.ndarray) else to_numpy(wd)
         factors = decompose(wh, dtype=cdt)
     rank = len(factors) if factors else None
@@ -180,12 +117,12 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
         ext = extended_block(frames[b], (r0, r0 + o0 + k0 - 1), (r1, r1 + o1 + k1 - 1),
                              plan.boundary, fill, xp=xp)
         if name == "separable":
-            from ._methods.separable import separable_correlate_window
+            from ..._methods.separable import separable_correlate_window
             separable_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b],
                                        0, 0, o0, o1, factors=factors,
                                        direct=_window_direct(dev, max_grid))
         else:
-            from ._methods.fft import fft_correlate_window
+            from ..._methods.fft import fft_correlate_window
             fft_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b], 0, 0,
                                  o0, o1, xp=xp, fft=dev.fft(), fast_float32=fast_float32)
     return out

@@ -28,10 +28,10 @@ import functools
 
 import numpy as np
 
-from .._boundary import extend_index, inside_run
-from .._threads import num_threads, run_shared
-from ._direct_kernel import EXACT_CHUNK, EXACT_ROWS, exact_max, exact_ring_rows, taps
-from ._native import kernel
+from ..._boundary import extend_index, inside_run
+from ..._util.threads import num_threads, run_shared
+from .direct_kernel import EXACT_CHUNK, EXACT_ROWS, exact_max, exact_ring_rows, taps
+from .native import kernel
 
 __all__ = ["correlate_window", "prepare_window", "num_threads"]
 

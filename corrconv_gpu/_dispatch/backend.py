@@ -120,8 +120,8 @@ def _cuda_status():
             return False, "no CUDA device"
     except Exception as exc:
         return False, f"no CUDA device ({type(exc).__name__}: {exc})"
-    from . import _cuda_backend
-    if not _cuda_backend.READY:
+    from .._backends import cuda
+    if not cuda.READY:
         return False, "the CUDA backend is not built into this version"
     return True, ""
 

@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from ._arrays import array_namespace, is_cupy_array
+from .._util.arrays import array_namespace, is_cupy_array
 
 
 def resolve(output, shape, default_dtype, complex_output=False, like=None):

@@ -14,8 +14,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._kernels import boundary_code, name_expression, smem_itemsize, smem_vec
-from ._params import SMEM_LIMIT, launch_params, tiling
+from .kernels import boundary_code, name_expression, smem_itemsize, smem_vec
+from .params import SMEM_LIMIT, launch_params, tiling
 
 GRID_MAX = (2**31 - 1, 65535, 65535)
 INT32_MAX = 2**31 - 1

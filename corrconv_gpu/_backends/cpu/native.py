@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._memo import Memo
+from ..._util.memo import Memo
 
 __all__ = ["kernel", "DTYPES", "cache_dir"]
 
@@ -188,7 +188,7 @@ def kernel(dtype, variant):
 
 
 def _address(dtype, variant):
-    from . import _direct_kernel as dk
+    from . import direct_kernel as dk
     if variant[0] == "ring":
         src, tag = dk.source(variant[1]), "t" + "".join(map(str, variant[1]))
     elif variant[0] == "exact":

@@ -13,10 +13,10 @@ import math
 
 import numpy as np
 
-from .._boundary import extended_block
-from .._cost import choose_cpu
-from .._plan import to_compute
-from ._native import DTYPES
+from ..._boundary import extended_block
+from ..._dispatch.cost import choose_cpu
+from ..._util.arrays import to_compute
+from .native import DTYPES
 
 # the dtypes the compiled kernels handle (one list: the kernel loader's)
 _COMPILED = tuple(DTYPES)
@@ -34,15 +34,15 @@ def _method_fn(name):
 
 def _import_method(name):
     if name == "direct":
-        from ._direct import correlate_window
+        from .direct import correlate_window
         return correlate_window
     if name == "fft":
-        from .._methods.fft import fft_correlate_window
+        from ..._methods.fft import fft_correlate_window
         return fft_correlate_window
     if name == "separable":
-        from .._methods.separable import separable_correlate_window
+        from ..._methods.separable import separable_correlate_window
         return separable_correlate_window
-    from ._generic import correlate_window
+    from .generic import correlate_window
     return correlate_window
 
 
@@ -99,7 +99,7 @@ def prepare(plan, shape, wshape, method="auto", fast_float32=False):
             return None
     elif method != "direct":
         return None
-    from ._direct import fill_key, prepare_window
+    from .direct import fill_key, prepare_window
     launch = prepare_window(tuple(shape), r0, r1, (k0, k1), plan.flip, plan.conj,
                             n0, n1, cdt, plan.boundary, fill_key(plan.fillvalue))
     out_shape = tuple(plan.out_shape)
@@ -115,7 +115,7 @@ def _factors(wc, method):
     """The low-rank factors of the weights (memoized), when the method may use them."""
     if method not in ("auto", "separable") or wc.dtype not in _COMPILED:
         return None
-    from .._methods.separable import decompose
+    from ..._methods.separable import decompose
     return decompose(wc)
 
 
@@ -166,6 +166,6 @@ def _execute_frame(plan, xc, wc, out, method, fast_float32):
         sr = sc = 0
     args = (src, sr, sc, wc, plan.flip, plan.conj, out, 0, 0, n0, n1)
     if name == "separable":
-        fn(*args, factors=factors)
+        fn(*args, factors=factors, direct=_method_fn("direct"))
     else:
         fn(*args)

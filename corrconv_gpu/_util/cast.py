@@ -15,7 +15,7 @@ by ``+2**63``). Works on NumPy and CuPy arrays alike (no host copy).
 
 import numpy as np
 
-from ._arrays import array_namespace
+from .arrays import array_namespace
 
 _2_63 = 2.0 ** 63
 

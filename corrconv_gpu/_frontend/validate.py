@@ -10,8 +10,8 @@ import warnings
 
 import numpy as np
 
-from ._arrays import is_cupy_array
-from ._plan import result_dtype
+from .._util.arrays import is_cupy_array
+from .._plan import result_dtype
 
 # ---------------------------------------------------------------- 1-D (NumPy)
 

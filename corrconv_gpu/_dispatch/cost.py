@@ -68,8 +68,8 @@ def choose_cpu(n0, n1, k0, k1, dtype, fast_float32=False, rank=None, fft_ok=True
     """The cheapest of 'direct', 'separable' (when ``rank``) and 'fft' (when
     ``fft_ok`` and a float dtype) for one window of the CPU backend.
     Memoized: a pure function of its arguments."""
-    from ._methods.fft import fft_cost_estimate
-    from ._methods.separable import separable_cost_estimate
+    from .._methods.fft import fft_cost_estimate
+    from .._methods.separable import separable_cost_estimate
 
     dtype = np.dtype(dtype)
     costs = {"direct": direct_cost(n0, n1, k0, k1, dtype)}

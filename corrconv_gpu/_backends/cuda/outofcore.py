@@ -87,8 +87,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._arrays import is_cupy_array
-from ._boundary import extend_index
+from ..._util.arrays import is_cupy_array
+from ..._boundary import extend_index
 
 ENV_VAR = "CORRCONV_GPU_MEMORY_BUDGET"
 SAFETY = 0.8         # fraction of the free device memory a call may use
@@ -525,7 +525,7 @@ class _WholeConfig:
         self.band = (rows, cols, frames)
 
     def get_function(self, name):
-        from ._cuda import launch_config
+        from .launch import launch_config
         fn = self.module.get_function(name)
         rows, cols, frames = self.band
         whole = self.whole
@@ -560,8 +560,8 @@ def execute_banded(plan, x, w, *, emulated=False, budget=None, max_grid=None,
     :data:`last_stats`. (``_pipeline``: tests substitute the pipeline class.)
     """
     global last_stats
-    from ._cuda import launch_config, launch_corr2d
-    from ._cuda_backend import _device, supports
+    from .launch import launch_config, launch_corr2d
+    from .device import device as _device, supports
 
     t_start = time.perf_counter()
     dtype = np.dtype(plan.dtype)

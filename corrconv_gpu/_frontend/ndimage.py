@@ -1,0 +1,135 @@
+"""scipy.ndimage.correlate / convolve / correlate1d / convolve1d: SciPy's
+checks in SciPy's order, dtypes and origins; one plan, one backend call."""
+
+import math
+
+import numpy as np
+
+from .._dispatch import run
+from .._plan import ndimage_dtypes, plan_ndimage
+from .._util.arrays import array_namespace, is_cupy_array, to_numpy
+from .._util.cast import cast_c, cast_c_nd
+from . import output as _output
+from . import validate as _validate
+
+
+def _as_array(a):
+    return a if isinstance(a, np.ndarray) or is_cupy_array(a) else np.asarray(a)
+
+
+def _weights(w, complex_output):
+    """SciPy's conversion of the weights: complex128 when complex, else float64
+    (its errors), then complex128 for a complex output."""
+    w = w.astype(np.complex128 if w.dtype.kind == "c" else np.float64, copy=False)
+    return w.astype(np.complex128, copy=False) if complex_output else w
+
+
+def _skip_tiny(w):
+    """Zero what SciPy's N-D filter skips: ``|w| <= DBL_EPSILON`` per real component."""
+    eps = np.finfo(np.float64).eps
+    if w.dtype.kind == "c":
+        re, im = w.real, w.imag
+        return (np.where(np.abs(re) > eps, re, 0.0)
+                + 1j * np.where(np.abs(im) > eps, im, 0.0))
+    return np.where(np.abs(w) > eps, w, 0.0)
+
+
+def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
+             method, fast_float32):
+    """Filter ``x`` along ``active`` (0, 1 or 2 axes) with ``w`` of ``x.ndim`` dims.
+
+    The filtered axes move last; a 1-D filter makes one (rows, N) frame of
+    every line, a 2-D one a (B, H, W) stack; one backend call either way.
+    """
+    xp = array_namespace(x)
+    if method == "auto" and np.dtype(out_dtype).kind in "biu":
+        method = "direct"
+    shape = x.shape
+    if x.ndim == 0:
+        x, w, active, origins = x.reshape(1), w.reshape(1), [0], [origins[0] if origins else 0]
+    if not active:
+        active = [x.ndim - 1]
+    kshape = tuple(w.shape[a] for a in active)
+    oris = tuple(origins[a] for a in active)
+    w2 = w.reshape((1,) * (2 - len(active)) + kshape)
+    dst = tuple(range(-len(active), 0))
+    xm = xp.moveaxis(x, active, dst)
+    if len(active) == 1:
+        frame = (math.prod(xm.shape[:-1]), xm.shape[-1])
+        xs = xm.reshape(frame)                       # every line: one frame
+        plan = plan_ndimage(frame, w2.shape, (0,) + oris, flip, boundary, cval, cdt)
+    else:
+        frame = tuple(xm.shape[-2:])
+        xs = xm.reshape((math.prod(xm.shape[:-2]),) + frame)
+        plan = plan_ndimage(frame, w2.shape, oris, flip, boundary, cval, cdt)
+    out = run(plan, xs, w2, method, fast_float32).reshape(xm.shape)
+    return xp.moveaxis(out, dst, active).reshape(shape)
+
+
+def correlate_or_convolve(input, weights, output, mode, cval, origin, convolution,
+                           axes, method, fast_float32):
+    name = "convolve" if convolution else "correlate"
+    x = _as_array(input)
+    w = np.asarray(to_numpy(weights))
+    complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)
+    if complex_output:    # SciPy resolves a complex output first
+        array, out_dtype = _output.resolve(output, x.shape, default_dtype, True, like=x)
+        _validate.ndimage_complex_cval(cval, x.dtype.kind == "c")
+    axes = _validate.ndimage_axes(axes, x.ndim)
+    w = _weights(w, complex_output)
+    if len(axes) < x.ndim:
+        if w.ndim != len(axes):
+            raise RuntimeError(f"weights.ndim ({w.ndim}) must match len(axes) ({len(axes)})")
+        w = np.expand_dims(w, tuple(a for a in range(x.ndim) if a not in axes))
+    origins = _validate.normalize_sequence(origin, len(axes))
+    if len(axes) < x.ndim:
+        full = [0] * x.ndim
+        for o, a in zip(origins, axes):
+            full[a] = o
+        origins = full
+    wshape = [k for k in w.shape if k > 0]
+    if len(wshape) != x.ndim:
+        raise RuntimeError(f"weights.ndim ({len(wshape)}) must match len(axes) ({len(axes)})")
+    origins = _validate.ndimage_origins(origins, wshape, convolution)
+    if not complex_output:
+        array, out_dtype = _output.resolve(output, x.shape, default_dtype, False, like=x)
+    _validate.ndimage_modes_scalar(mode)
+    boundary = _validate.ndimage_mode(mode)
+    cval = _validate.ndimage_cval(cval, x.dtype.kind == "c")
+    origins = _validate.ndimage_c_ints(*origins)
+    _validate.ndimage_check_dtypes(x.dtype, out_dtype, complex_output)
+    active = [a for a in range(x.ndim) if w.shape[a] > 1]
+    _validate.ndimage_at_most_2d(active, w.shape, name)
+    out = _execute(x, _skip_tiny(w), active, origins, convolution, boundary, cval,
+                   cdt, out_dtype, method, fast_float32)
+    return _output.deliver(out, array, out_dtype, cast_c_nd)
+
+
+def correlate_or_convolve1d(input, weights, axis, output, mode, cval, origin,
+                             convolution, method, fast_float32):
+    x = _as_array(input)
+    w = np.asarray(to_numpy(weights))
+    if convolution:
+        origin = _validate.ndimage_convolve1d_origin(origin, w)
+    complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)
+    array, out_dtype = _output.resolve(output, x.shape, default_dtype, complex_output,
+                                       like=x)
+    if complex_output:
+        _validate.ndimage_complex_cval(cval, x.dtype.kind == "c")
+    w = _weights(w, complex_output)
+    if w.ndim != 1 or w.shape[0] < 1:
+        raise RuntimeError("no filter weights given")
+    axis = _validate.ndimage_axis(axis, x.ndim)
+    _validate.ndimage_origin_1d(origin, w.shape[0])
+    boundary = _validate.ndimage_mode(mode)
+    (axis,) = _validate.ndimage_c_ints(axis)
+    cval = _validate.ndimage_cval(cval, x.dtype.kind == "c")
+    (origin,) = _validate.ndimage_c_ints(origin)
+    _validate.ndimage_check_dtypes(x.dtype, out_dtype, complex_output, one_d=True)
+    shape = [1] * x.ndim
+    shape[axis] = w.shape[0]
+    origins = [0] * x.ndim
+    origins[axis] = origin
+    out = _execute(x, w.reshape(shape), [axis], origins, convolution, boundary,
+                   cval, cdt, out_dtype, method, fast_float32)
+    return _output.deliver(out, array, out_dtype, cast_c)
