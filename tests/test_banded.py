@@ -18,6 +18,7 @@ import pytest
 from scipy import signal
 
 import corrconv_gpu as cc
+from corrconv_gpu import _dispatch as dispatch
 from corrconv_gpu._backends.cuda import outofcore as _banded
 from corrconv_gpu._backends import cuda as _cuda_backend
 from corrconv_gpu._backends.cuda.outofcore import (MemoryBudgetError, band_bytes, execute_banded,
@@ -54,9 +55,10 @@ def _in_memory(plan, x, w):
 
 
 def _banded_call(plan, x, w, budget, method="direct"):
+    """The emulated call through the dispatcher (which chooses the method)."""
     _banded.last_stats = None
-    with memory_budget(budget):
-        out = _cuda_backend.execute(plan, x, w, method, emulated=True)
+    with memory_budget(budget), cc.use_backend("emulated"):
+        out = dispatch.run(plan, x, w, method, False)
     stats = _banded.last_stats
     assert stats is not None, "the call was not banded"
     return out, stats

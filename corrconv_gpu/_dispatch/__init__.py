@@ -1,8 +1,9 @@
 """Dispatch: the one place a call crosses from the frontends into a backend.
 
-:func:`run` selects the backend (:mod:`.backend`), executes the plan there and
-returns a new array of the plan's dtype in the input's namespace; the method
-choice and its cost model are :mod:`.cost`.
+:func:`run` selects the backend (:mod:`.backend`), chooses the method there
+(:func:`choose`: the cost model of :mod:`.cost`, the weights' rank, the
+NaN/Inf guard of the FFT), executes the plan and returns a new array of the
+plan's dtype in the input's namespace.
 """
 
 import math
@@ -11,7 +12,7 @@ import numpy as np
 
 from .._util.arrays import array_namespace, is_cupy_array, to_numpy
 from .._util.cast import cast_result
-from .cost import check_method
+from . import cost
 from .backend import select
 
 
@@ -24,15 +25,80 @@ def sizes(plan, x, w):
     return macs, (x.size + n_out) * np.dtype(plan.dtype).itemsize
 
 
+def _finite(x, plan):
+    """NaN/Inf in the input or the fill keep a problem off the FFT, whatever
+    the method: an FFT would spread them over a whole tile, where SciPy
+    confines them to the outputs that read them. Read only when an FFT would
+    run (it reads the whole input)."""
+    return bool(array_namespace(x).isfinite(x).all()) and (
+        plan.boundary != "constant" or bool(np.isfinite(plan.fillvalue)))
+
+
+def _pick(gpu):
+    return cost.choose_gpu if gpu else cost.choose_cpu
+
+
+def choose(be, gpu, plan, x, w, method, fast_float32):
+    """The method backend ``be`` runs a call with: ``(name, factors)``, name
+    one of 'direct', 'separable' (with the weights' low-rank ``factors``),
+    'fft' or, for types the compiled methods do not take, 'generic'.
+
+    'auto' takes the cheapest by the backend's cost model; the rank of the
+    weights is read only where a rank-1 split could win (rank 1 is the
+    separable method's best case). 'fft' and 'separable' fall back to
+    'direct' where they do not apply (integers, NaN/Inf, full rank)."""
+    dtype = be.method_dtype(plan)
+    if not gpu and not be.compiled(dtype):
+        return "generic", None
+    (n0, n1), (k0, k1) = plan.out_shape, w.shape
+    fft_ok = be.fft_capable(dtype)
+    pick = _pick(gpu)
+    factors = None
+    fdt = be.factor_dtype(dtype)
+    if fdt is not None and (method == "separable" or (
+            method == "auto" and pick(n0, n1, k0, k1, dtype, rank=1, fft_ok=fft_ok,
+                                      fast_float32=fast_float32) == "separable")):
+        from .._methods.separable import decompose
+        factors = decompose(np.asarray(to_numpy(w)).astype(dtype, copy=False), dtype=fdt)
+    rank = len(factors) if factors else None
+    if method == "auto":
+        name = pick(n0, n1, k0, k1, dtype, rank=rank, fft_ok=fft_ok,
+                    fast_float32=fast_float32)
+        if name == "fft" and not _finite(x, plan):
+            name = pick(n0, n1, k0, k1, dtype, rank=rank, fft_ok=False,
+                        fast_float32=fast_float32)
+    elif method == "fft":
+        name = "fft" if fft_ok and _finite(x, plan) else "direct"
+    elif method == "separable":
+        name = "separable" if factors else "direct"
+    else:
+        name = method
+    return name, factors
+
+
+def direct_fixed(plan, wshape, method, fast_float32):
+    """Whether the CPU method of a call cannot depend on the data: 'direct',
+    or 'auto' where the direct method wins even against a rank-1 split (the
+    FFT and separable methods look at the values: finiteness, rank)."""
+    if method == "direct":
+        return True
+    if method != "auto":
+        return False
+    cdt = plan.compute_dtype
+    (n0, n1), (k0, k1) = plan.out_shape, wshape
+    return cost.choose_cpu(n0, n1, k0, k1, cdt, fast_float32, rank=1,
+                           fft_ok=cdt.kind in "fc") == "direct"
+
+
 def run(plan, x, w, method, fast_float32, launches=None):
     """Execute a plan on the chosen backend; returns the result array.
 
     ``x`` is one frame (M0, M1) or a stack (B, M0, M1) filtered in one
     backend call; the result is (O0, O1) or (B, O0, O1), a new array.
-    ``launches``: the CPU backend's prepared launches of a repeated call
-    (see :func:`run_prepared`).
+    ``launches``: a dict the caller keeps for one call signature, in which
+    the CPU launch prepared for it is stored (see :func:`run_prepared`).
     """
-    check_method(method)
+    cost.check_method(method)
     xp = array_namespace(x)
     backend = select(is_cupy_array(x), *sizes(plan, x, w))
     if backend != "cpu":
@@ -40,15 +106,27 @@ def run(plan, x, w, method, fast_float32, launches=None):
         if not cuda.supports(plan):  # bool, object: the CPU path
             backend = "cpu"
     if backend != "cpu":
-        out = cuda.execute(plan, x, w, method=method, fast_float32=fast_float32,
+        name, factors = choose(cuda, True, plan, x, w, method, fast_float32)
+        out = cuda.execute(plan, x, w, name, fast_float32, factors=factors,
                            emulated=backend == "emulated")
         # NumPy in, NumPy out; CuPy in, CuPy out (the emulator works on the host)
         out = to_numpy(out) if xp is np else out if type(out) is xp.ndarray else xp.asarray(out)
     else:
         from .._backends import cpu
-        out = cast_result(cpu.execute(plan, to_numpy(x), to_numpy(w), method,
-                                      fast_float32, launches), plan.dtype)
-        out = xp.asarray(out)
+        xh, wh = to_numpy(x), to_numpy(w)
+        out = None
+        if launches is not None and xh.ndim == 2:
+            launch = launches.get((method, fast_float32))
+            if launch is None:
+                launch = launches[(method, fast_float32)] = (
+                    direct_fixed(plan, wh.shape, method, fast_float32)
+                    and cpu.prepare(plan, xh.shape, wh.shape)) or False
+            if launch:
+                out = launch(xh, wh)
+        if out is None:
+            name, factors = choose(cpu, False, plan, xh, wh, method, fast_float32)
+            out = cpu.execute(plan, xh, wh, name, fast_float32, factors)
+        out = xp.asarray(cast_result(out, plan.dtype))
     if plan.reverse_output:
         out = xp.ascontiguousarray(out[..., ::-1, ::-1])
     return out

@@ -4,7 +4,7 @@ The whole output window goes to one method (``direct``: the compiled kernel,
 which reads the boundary extension itself through index maps; ``fft``: tiled
 overlap-save with scipy.fft, which gathers its border tiles through the
 extension; ``separable``: 1-D passes; ``generic``: NumPy, for object and long
-double) chosen by :mod:`.._cost`.  ``separable`` and ``generic`` read the
+double) chosen by the dispatcher.  ``separable`` and ``generic`` read the
 input in place when the window lies inside it and a boundary-extended copy of
 the window's input otherwise.
 """
@@ -14,7 +14,6 @@ import math
 import numpy as np
 
 from ..._boundary import extended_block
-from ..._dispatch.cost import choose_cpu
 from ..._util.arrays import to_compute
 from .native import DTYPES
 
@@ -46,24 +45,33 @@ def _import_method(name):
     return correlate_window
 
 
-def execute(plan, x, w, method="auto", fast_float32=False, launches=None):
-    """Run ``plan`` on NumPy arrays: ``x`` (M0, M1) or a stack (B, M0, M1), ``w`` (K0, K1).
+def method_dtype(plan):
+    """The dtype the methods run in on this backend (the plan's compute dtype)."""
+    return plan.compute_dtype
+
+
+def compiled(dtype):
+    """Whether the compiled methods take ``dtype`` (else 'generic')."""
+    return dtype in _COMPILED
+
+
+def fft_capable(dtype):
+    return compiled(dtype) and dtype.kind in "fc"
+
+
+def factor_dtype(dtype):
+    """The separable factors' dtype (exact int64 factors for integers)."""
+    return dtype if compiled(dtype) else None
+
+
+def execute(plan, x, w, method="direct", fast_float32=False, factors=None):
+    """Run ``plan`` on NumPy arrays with ``method`` ('direct', 'separable' with
+    its ``factors``, 'fft' or 'generic': the dispatcher's choice): ``x``
+    (M0, M1) or a stack (B, M0, M1), ``w`` (K0, K1).
 
     Returns the output, (O0, O1) or (B, O0, O1), in the plan's compute dtype
     (the caller casts).
-
-    ``launches``: a dict kept by the caller for one plan and the shapes and
-    dtypes of ``x`` and ``w`` (the frontend's memo of repeated calls); the
-    launch :func:`prepare` makes for a method is stored there and called
-    instead of the method choice and setup of every call.
     """
-    if launches is not None and x.ndim == 2:
-        run = launches.get((method, fast_float32))
-        if run is None:
-            run = launches[(method, fast_float32)] = prepare(
-                plan, x.shape, w.shape, method, fast_float32) or False
-        if run:
-            return run(x, w)
     cdt = plan.compute_dtype
     batch = x.shape[:-2]
     if w.size == 0:                       # a sum over no taps
@@ -76,28 +84,18 @@ def execute(plan, x, w, method="auto", fast_float32=False, launches=None):
     frames = x.reshape((nframes,) + x.shape[-2:])
     outs = out.reshape((nframes,) + out.shape[-2:])
     for b in range(frames.shape[0]):
-        _execute_frame(plan, to_compute(frames[b], cdt), wc, outs[b], method,
+        _execute_frame(plan, to_compute(frames[b], cdt), wc, outs[b], method, factors,
                        fast_float32)
     return out
 
 
-def prepare(plan, shape, wshape, method="auto", fast_float32=False):
-    """A launch ``run(x, w) -> out`` for one frame of ``shape`` and weights of
-    ``wshape`` (the arguments and result of :func:`execute`), when the method
-    does not depend on the data: the direct method, chosen or picked by
-    'auto' whatever the weights' rank (the FFT and separable methods look at
-    the values: finiteness, rank). Else None."""
+def prepare(plan, shape, wshape):
+    """The direct method's launch ``run(x, w) -> out`` for one frame of
+    ``shape`` and weights of ``wshape`` (the arguments and result of
+    :func:`execute`), or None where the direct kernel does not apply."""
     cdt = plan.compute_dtype
     (n0, n1), (k0, k1), (r0, r1) = plan.out_shape, wshape, plan.offset
     if cdt not in _COMPILED or 0 in (n0, n1, k0, k1) or 0 in shape:
-        return None
-    if method == "auto":
-        # rank 1 is the separable method's best case: if direct still wins,
-        # it wins at every rank
-        if choose_cpu(n0, n1, k0, k1, cdt, fast_float32, rank=1,
-                      fft_ok=cdt.kind in "fc") != "direct":
-            return None
-    elif method != "direct":
         return None
     from .direct import fill_key, prepare_window
     launch = prepare_window(tuple(shape), r0, r1, (k0, k1), plan.flip, plan.conj,
@@ -111,47 +109,9 @@ def prepare(plan, shape, wshape, method="auto", fast_float32=False):
     return run
 
 
-def _factors(wc, method):
-    """The low-rank factors of the weights (memoized), when the method may use them."""
-    if method not in ("auto", "separable") or wc.dtype not in _COMPILED:
-        return None
-    from ..._methods.separable import decompose
-    return decompose(wc)
-
-
-def _execute_frame(plan, xc, wc, out, method, fast_float32):
-    cdt = plan.compute_dtype
-    compiled = cdt in _COMPILED
-    fft_capable = compiled and cdt.kind in "fc"
-    finite = []
-
-    def fft_allowed():
-        # NaN/Inf in the input or fill: direct, whatever the method (an FFT would
-        # spread them over a whole tile; SciPy confines them to the outputs that
-        # read them). Checked only when an FFT is about to be used.
-        if not finite:
-            finite.append(bool(np.isfinite(xc).all()) and (
-                plan.boundary != "constant" or bool(np.isfinite(plan.fillvalue))))
-        return finite[0]
-
-    factors = _factors(wc, method)
-    rank = len(factors) if factors else None
+def _execute_frame(plan, xc, wc, out, name, factors, fast_float32):
     (r0, r1), (k0, k1) = plan.offset, wc.shape
     (n0, n1), (m0, m1) = plan.out_shape, xc.shape
-    if not compiled:
-        name = "generic"
-    elif method == "auto":
-        name = choose_cpu(n0, n1, k0, k1, cdt, fast_float32, rank=rank,
-                          fft_ok=fft_capable)
-        if name == "fft" and not fft_allowed():
-            name = choose_cpu(n0, n1, k0, k1, cdt, fast_float32, rank=rank,
-                              fft_ok=False)
-    elif method == "fft":
-        name = "fft" if fft_capable and fft_allowed() else "direct"
-    elif method == "separable":
-        name = "separable" if factors else "direct"
-    else:
-        name = method
     fn = _method_fn(name)
     if name in ("direct", "fft"):         # these read the boundary extension themselves
         kw = {"fast_float32": fast_float32} if name == "fft" else {}

@@ -1,7 +1,7 @@
 """The CUDA backend: executes a plan with the kernels of ``kernels/*.cu``.
 
 Two executors share every line of launch code (grid, block, shared memory,
-argument packing: :func:`corrconv_gpu._cuda.launch_corr2d`):
+argument packing: :func:`.launch.launch_corr2d`):
 
 * ``cuda``: CuPy device arrays, ``cupy.RawModule`` modules, the current
   device and stream. CuPy in, CuPy out; the data never leaves the device.
@@ -12,23 +12,22 @@ argument packing: :func:`corrconv_gpu._cuda.launch_corr2d`):
 Methods on this backend: ``direct`` is one launch of the tiled kernel, the
 boundary applied on the device; ``separable`` is two launches of the same
 kernel per rank-1 term (1 x K1 then K0 x 1); ``fft`` is the array-namespace
-FFT method with ``cupy.fft`` (cuFFT) over the boundary-extended input. 'auto'
-picks by :func:`corrconv_gpu._cost.choose_gpu`.
+FFT method with ``cupy.fft`` (cuFFT) over the boundary-extended input. The
+dispatcher (:mod:`corrconv_gpu._dispatch`) chooses among them.
 
 A NumPy input whose working set exceeds the device memory budget (the user's
 ``memory_budget`` / ``CORRCONV_GPU_MEMORY_BUDGET``, or the free device memory)
-runs the direct kernel over pipelined row bands: :mod:`corrconv_gpu._banded`
-(a NumPy result; every method falls back to direct there).
+runs the direct kernel over pipelined row bands: :mod:`.outofcore` (a NumPy
+result; every method falls back to direct there).
 """
 
 import numpy as np
 
 from ..._boundary import extended_block
-from ..._dispatch import cost as _cost
-from ..._util.arrays import array_namespace, to_numpy
 from .device import DEVICE_DTYPES, device as _device, supports  # noqa: F401
 
 READY = True
+
 
 def _window_direct(dev, max_grid=None):
     """The direct kernel as a window method (the contract of the CPU methods)."""
@@ -42,9 +41,32 @@ def _window_direct(dev, max_grid=None):
     return run
 
 
-def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
-            max_grid=None):
-    """Run ``plan``; returns an array of ``plan.dtype`` in the input's namespace.
+def method_dtype(plan):
+    """The dtype the methods run in on this backend (the result's)."""
+    return plan.dtype
+
+
+def fft_capable(dtype):
+    return dtype.kind in "fc" and dtype != np.float16
+
+
+def factor_dtype(dtype):
+    """The separable factors' dtype: the result dtype for float32/64 and
+    complex, int64 for integers (factors must be exact: the passes then wrap
+    in the ring of the result type, like the direct sum). float16 keeps the
+    direct kernel (its intermediate pass would round to half)."""
+    if fft_capable(dtype):
+        return dtype
+    if dtype.kind in "iu":
+        return np.dtype(np.int64)
+    return None
+
+
+def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
+            emulated=False, max_grid=None):
+    """Run ``plan`` with ``method`` ('direct', 'separable' with its
+    ``factors``, or 'fft': the dispatcher's choice); returns an array of
+    ``plan.dtype`` in the input's namespace.
 
     ``x``: (M0, M1) or a stack (B, M0, M1); ``w``: (K0, K1) (a NumPy kernel
     with a CuPy image is accepted). ``max_grid`` caps the launch grid (tests:
@@ -59,12 +81,12 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
         raise TypeError(f"dtype {dtype} has no CUDA kernel (bool and object run "
                         "on the CPU backend)")
     # a NumPy input larger than the device memory budget (or the free memory):
-    # the direct kernel over pipelined row bands (corrconv_gpu._banded)
+    # the direct kernel over pipelined row bands
     from . import outofcore
     budget = outofcore.banding_budget(plan, x, w, method, emulated)
     if budget is not None:
         return outofcore.execute_banded(plan, x, w, emulated=emulated, budget=budget,
-                                      max_grid=max_grid)
+                                        max_grid=max_grid)
     xd = x if type(x) is xp.ndarray else xp.asarray(x)
     if xd.dtype != dtype or xd.strides[-1] != xd.itemsize or not xd.dtype.isnative:
         xd = xp.ascontiguousarray(xd, dtype=dtype)
@@ -79,30 +101,9 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
         return out
     k0, k1 = wd.shape
     o0, o1 = plan.out_shape
-    name = method
-    factors = None
-    fft_capable = dtype.kind in "fc" and dtype != np.float16
-    # the rank of the weights is read on the host (a device-to-host copy waits
-    # for the stream): 'auto' reads it only where a rank-1 split could win
-    cdt = _factor_dtype(dtype)
-    if cdt is not None and (method == "separable" or (
-            method == "auto" and _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=1,
-                                                  fft_ok=fft_capable) == "separable")):
-        from ..._methods.separable import decompose
-        wh = np.asarray(w, dtype=dtype) if isinstance(w, np.ndarray) else to_numpy(wd)
-        factors = decompose(wh, dtype=cdt)
-    rank = len(factors) if factors else None
-    if method == "auto":
-        name = _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=rank, fft_ok=fft_capable)
-        if name == "fft" and not _finite(xd, plan):
-            name = _cost.choose_gpu(o0, o1, k0, k1, dtype, rank=rank, fft_ok=False)
-    elif method == "fft" and not (fft_capable and _finite(xd, plan)):
-        name = "direct"
-    elif method == "separable" and not factors:
-        name = "direct"
     fill = plan.fillvalue if plan.boundary == "constant" else 0
 
-    if name == "direct":
+    if method == "direct":
         launch_corr2d(dev.module(dtype),
                       xd.reshape((-1,) + xd.shape[-2:]) if batch else xd, wd,
                       out.reshape((-1,) + out.shape[-2:]) if batch else out,
@@ -116,7 +117,7 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
     for b in range(frames.shape[0]):
         ext = extended_block(frames[b], (r0, r0 + o0 + k0 - 1), (r1, r1 + o1 + k1 - 1),
                              plan.boundary, fill, xp=xp)
-        if name == "separable":
+        if method == "separable":
             from ..._methods.separable import separable_correlate_window
             separable_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b],
                                        0, 0, o0, o1, factors=factors,
@@ -126,24 +127,3 @@ def execute(plan, x, w, method="auto", fast_float32=False, *, emulated=False,
             fft_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b], 0, 0,
                                  o0, o1, xp=xp, fft=dev.fft(), fast_float32=fast_float32)
     return out
-
-
-def _finite(xd, plan):
-    """NaN/Inf in the input or fill keep a problem on direct/separable, whatever
-    the method: an FFT would spread them over a whole tile, where SciPy confines
-    them to the outputs that read them. Checked only when an FFT would run (it
-    reads the whole input)."""
-    return bool(array_namespace(xd).isfinite(xd).all()) and (
-        plan.boundary != "constant" or bool(np.isfinite(plan.fillvalue)))
-
-
-def _factor_dtype(dtype):
-    """The separable factors' dtype: the result dtype for float32/64 and
-    complex, int64 for integers (factors must be exact: the passes then wrap
-    in the ring of the result type, like the direct sum). float16 keeps the
-    direct kernel (its intermediate pass would round to half)."""
-    if dtype.kind in "fc" and dtype != np.float16:
-        return dtype
-    if dtype.kind in "iu":
-        return np.dtype(np.int64)
-    return None
