@@ -9,10 +9,29 @@
     nearest   a a a a | a b c d | d d d d     (numpy.pad 'edge')
 
 All but ``constant`` are periodic (period n, 2n, 2n-2), so kernels larger than
-the input work.
+the input work. This module is the one vocabulary: the plan's names, the
+kernels' codes and the frontends' aliases; frontends convert at their edge.
 """
 
 import numpy as np
+
+# the plan's names, in the order of the kernels' BOUNDARY template codes
+# (kernels/corr2d.cu)
+MODES = ("constant", "wrap", "symmetric", "mirror", "nearest")
+CODES = {name: code for code, name in enumerate(MODES)}
+
+# scipy.signal's boundary flags; 'reflect' is in SciPy's table but refused by
+# its C code (None: the frontend raises SciPy's error)
+SIGNAL_BOUNDARIES = {"fill": "constant", "pad": "constant",
+                     "wrap": "wrap", "circular": "wrap",
+                     "symm": "symmetric", "symmetric": "symmetric",
+                     "reflect": None}
+
+# scipy.ndimage's modes (for filters the grid-* names are synonyms)
+NDIMAGE_MODES = {"reflect": "symmetric", "grid-mirror": "symmetric",
+                 "mirror": "mirror", "nearest": "nearest",
+                 "wrap": "wrap", "grid-wrap": "wrap",
+                 "constant": "constant", "grid-constant": "constant"}
 
 
 def extend_index(idx, n, mode, xp=np):

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# boundary names of the plan (the rows of the table in semantics.md)
-BOUNDARIES = ("constant", "wrap", "symmetric", "mirror", "nearest")
-
+from ._util.dtypes import compute_dtype
 
 @dataclass(frozen=True)
 class Plan:
@@ -29,7 +27,7 @@ class Plan:
     offset: tuple         # (r0, r1)
     flip: bool
     conj: bool
-    boundary: str         # one of BOUNDARIES
+    boundary: str         # one of corrconv_gpu._boundary.MODES
     fillvalue: object     # 0-d array of compute_dtype (used for 'constant')
     dtype: np.dtype       # result dtype
     compute_dtype: np.dtype
@@ -45,22 +43,6 @@ def result_dtype(a, b):
         return np.result_type(a.dtype, b.dtype)
     except TypeError:
         return np.dtype(object)
-
-
-def compute_dtype(dtype):
-    """The dtype the backends accumulate in.
-
-    float16 accumulates in float32 (as NumPy's ``HALF_dot``); every integer and
-    bool in int64, whose wrap-around modulo 2**64 reduces to the result type's
-    wrap-around when cast; float32/64 and complex64/128 in themselves; other
-    types (long double, object) in themselves on the generic CPU method.
-    """
-    dtype = np.dtype(dtype)
-    if dtype == np.float16:
-        return np.dtype(np.float32)
-    if dtype.kind in "biu":
-        return np.dtype(np.int64)
-    return dtype
 
 
 # ----------------------------------------------------------------- windows

@@ -77,7 +77,6 @@ import ``corrconv_gpu``.
 """
 
 import functools
-import importlib
 import operator
 
 import numpy as np
@@ -87,7 +86,7 @@ import dask.array as da
 from dask.array.utils import meta_from_array
 
 from . import ndimage
-from ._boundary import extend_index
+from ._boundary import NDIMAGE_MODES, SIGNAL_BOUNDARIES, extend_index
 from ._frontend import signal2d, validate
 from ._plan import plan_2d
 from ._util.arrays import array_namespace, to_numpy
@@ -95,14 +94,6 @@ from ._util.arrays import array_namespace, to_numpy
 __all__ = ["correlate2d", "convolve2d", "correlate", "convolve",
            "correlate1d", "convolve1d"]
 
-# scipy.signal boundary flag -> extension of _boundary (the probe refuses others)
-_SIGNAL_BOUNDARY = {"fill": "constant", "pad": "constant", "wrap": "wrap",
-                    "circular": "wrap", "symm": "symmetric",
-                    "symmetric": "symmetric"}
-# scipy.ndimage mode -> extension; None: 'constant', supplied inside the tasks
-_NDIMAGE_MODE = {"reflect": "symmetric", "grid-mirror": "symmetric",
-                 "mirror": "mirror", "nearest": "nearest", "wrap": "wrap",
-                 "grid-wrap": "wrap", "constant": None, "grid-constant": None}
 
 
 # ------------------------------------------------------------------ helpers
@@ -288,7 +279,7 @@ def _signal(name, in1, in2, mode, boundary, fillvalue, kwargs):
     probe = fn(np.zeros((1,) * x.ndim, x.dtype), np.zeros((1,) * w.ndim, w.dtype),
                mode, boundary, fillvalue, **kwargs)
     out_dtype = probe.dtype
-    ext = _SIGNAL_BOUNDARY[boundary]
+    ext = SIGNAL_BOUNDARIES[boundary]   # the probe refused the others
     if swapped or w.size == 0:
         shape = list(x.shape)
         for a, k in zip(fax, w.shape):
@@ -343,22 +334,6 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, **kwargs):
 
 # --------------------------------------------------------- scipy.ndimage
 
-def _norm_axes(axes, ndim):
-    """scipy.ndimage._ni_support._check_axes (after the probe validated it)."""
-    if axes is None:
-        return tuple(range(ndim))
-    if np.isscalar(axes):
-        axes = (operator.index(axes),)
-    return tuple(operator.index(a) % ndim for a in axes)
-
-
-def _per_axis(value, n):
-    """An origin for each filtered axis (the probe has validated it)."""
-    if np.isscalar(value):
-        return [value] * n
-    return list(value)
-
-
 def _ndimage(name, x, w, output, mode, cval, origin, kwargs):
     convolution = name.startswith("convolve")
     fn = getattr(ndimage, name)
@@ -378,8 +353,9 @@ def _ndimage(name, x, w, output, mode, cval, origin, kwargs):
         ksize = {axes[0]: w.shape[0]}
         origins = {axes[0]: operator.index(origin)}
     else:
-        axes = _norm_axes(kwargs.get("axes"), ndim)
-        org = _per_axis(origin, len(axes))
+        # the in-memory frontend's normalisers (the probe has validated both)
+        axes = validate.ndimage_axes(kwargs.get("axes"), ndim)
+        org = validate.normalize_sequence(origin, len(axes))
         if len(axes) < ndim:  # SciPy: weights fill the sorted axes, origins follow axes
             ksize = dict(zip(sorted(axes), w.shape))
             origins = dict(zip(axes, org))
@@ -396,7 +372,9 @@ def _ndimage(name, x, w, output, mode, cval, origin, kwargs):
         if convolution:
             lpad = k - 1 - lpad
         rpad = k - 1 - lpad
-        ext = _NDIMAGE_MODE[mode] if k > 1 else None
+        # 'constant' is not extended: the in-memory call in the task supplies cval
+        ext = NDIMAGE_MODES[mode] if k > 1 else None
+        ext = None if ext == "constant" else ext
         geometry.append((k, lpad, rpad, ext))
         halo.append((min(lpad, k - 1) if ext is not None else lpad, ext is not None))
     task = functools.partial(_ndimage_task, name=name, kwargs=call, halo=tuple(halo))

@@ -26,7 +26,7 @@ def same_as_numpy(fn_ours, fn_np, a, v, mode, method="auto", exact=True):
     return got
 
 
-# ----------------------------------------------------- semantics.md examples
+# ------------------------------------------------ docs/semantics.md examples
 
 @pytest.mark.parametrize("method", METHODS)
 def test_lengths_example(method):

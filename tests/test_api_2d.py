@@ -24,7 +24,7 @@ def exact(got, want, dtype):
     np.testing.assert_array_equal(got, want)
 
 
-# ----------------------------------------------------- semantics.md examples
+# ------------------------------------------------ docs/semantics.md examples
 
 def test_valid_swap_example():
     exact(cc.correlate2d([[1, 10]], [[1, 2, 3, 4, 5]], "valid"), [[54, 43, 32, 21]], np.int64)

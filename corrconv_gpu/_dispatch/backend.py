@@ -17,10 +17,11 @@ the reason; ``auto`` never raises.
 
 import contextlib
 import contextvars
-import functools
 import importlib.util
 import os
 from dataclasses import dataclass
+
+from .._util.memo import memoize
 
 ENV_VAR = "CORRCONV_GPU_BACKEND"
 CHOICES = ("auto", "cpu", "cuda", "emulated")
@@ -99,7 +100,7 @@ class _UseBackend(contextlib.ContextDecorator):
         return False
 
 
-@functools.lru_cache(maxsize=None)
+@memoize(None)
 def _emulated_status():
     import shutil
     if shutil.which(os.environ.get("CXX", "g++")) is None:
@@ -107,7 +108,7 @@ def _emulated_status():
     return True, ""
 
 
-@functools.lru_cache(maxsize=None)
+@memoize(None)
 def _cuda_status():
     if importlib.util.find_spec("cupy") is None:
         return False, "CuPy not installed"

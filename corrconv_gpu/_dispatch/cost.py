@@ -17,9 +17,10 @@ inputs or fill values holding NaN or Inf (an FFT spreads them over a whole
 tile, where SciPy confines them to the outputs that read them).
 """
 
-import functools
 
 import numpy as np
+
+from .._util.memo import memoize
 
 METHODS = ("auto", "direct", "separable", "fft")
 
@@ -63,7 +64,7 @@ def direct_cost(n0, n1, k0, k1, dtype):
     return DIRECT_OVERHEAD_S + n * (DIRECT_S_PER_OUT[dtype] + k0 * k1 * DIRECT_S_PER_MAC[dtype])
 
 
-@functools.lru_cache(maxsize=1024)
+@memoize(1024)
 def choose_cpu(n0, n1, k0, k1, dtype, fast_float32=False, rank=None, fft_ok=True):
     """The cheapest of 'direct', 'separable' (when ``rank``) and 'fft' (when
     ``fft_ok`` and a float dtype) for one window of the CPU backend.
@@ -150,7 +151,7 @@ def gpu_fft_cost(n0, n1, k0, k1, dtype, fast_float32=False):
     return GPU_FFT_OVERHEAD_S + t
 
 
-@functools.lru_cache(maxsize=1024)
+@memoize(1024)
 def choose_gpu(n0, n1, k0, k1, dtype, rank=None, fft_ok=True, fast_float32=False):
     """The cheapest of 'direct', 'separable' and 'fft' on the measured GPU model.
     Memoized: a pure function of its arguments."""

@@ -10,7 +10,6 @@ change to any of them invalidates the cached build.
 from __future__ import annotations
 
 import fcntl
-import functools
 import hashlib
 import json
 import os
@@ -20,6 +19,8 @@ import shutil
 import subprocess
 import tempfile
 import threading
+
+from .._util.memo import memoize
 
 HERE = pathlib.Path(__file__).resolve().parent
 INCLUDE_DIR = HERE / "include"
@@ -72,7 +73,7 @@ def cxx() -> str:
     return os.environ.get("CXX", "g++")
 
 
-@functools.lru_cache(maxsize=None)
+@memoize(None)
 def compiler_id(compiler: str) -> str:
     try:
         v = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True).stdout

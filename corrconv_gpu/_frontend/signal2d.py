@@ -9,6 +9,7 @@ from .._dispatch import run, run_prepared, sizes
 from .._plan import plan_2d, plan_2d_valid_swapped
 from .._util.arrays import array_namespace, is_cupy_array
 from .._util.cast import cast_result
+from .._util.memo import Memo
 from . import output as _output
 from . import validate
 from .docs import docfill
@@ -30,8 +31,8 @@ __all__ = ["correlate2d", "convolve2d"]
 # reversal), else None; with it a repeated call takes
 # :func:`~corrconv_gpu._dispatch.run_prepared` (the short path: each Python
 # layer costs microseconds on a cold cache).
-_FRAME_PLANS = {}
 _FRAME_PLANS_MAX = 256
+_FRAME_PLANS = Memo(_FRAME_PLANS_MAX)
 _SCALAR_TYPES = (int, float, complex, bool)
 
 
@@ -59,7 +60,7 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
     key = None
     if output is None and axes is None:
         key = _frame_key(in1, in2, mode, boundary, fillvalue, flip)
-        hit = _FRAME_PLANS.get(key) if key is not None else None
+        hit = _FRAME_PLANS.peek(key) if key is not None else None
         if hit is not None:
             plan, swapped, launches, sizes_ = hit
             if swapped:
@@ -114,13 +115,11 @@ def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_floa
     if key is not None:
         if plan.fillvalue is not None:
             plan.fillvalue.flags.writeable = False   # shared by later calls
-        if len(_FRAME_PLANS) >= _FRAME_PLANS_MAX:
-            _FRAME_PLANS.clear()
         sizes_ = None
         if (type(in1) is np.ndarray and type(in2) is np.ndarray
                 and plan.dtype == plan.compute_dtype and not plan.reverse_output):
             sizes_ = sizes(plan, in1, in2)
-        _FRAME_PLANS[key] = (plan, swapped, {}, sizes_)
+        _FRAME_PLANS.put(key, (plan, swapped, {}, sizes_))
     return run(plan, in1, in2, method, fast_float32)
 
 

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from .._util.arrays import is_cupy_array
+from .._boundary import NDIMAGE_MODES, SIGNAL_BOUNDARIES
 from .._plan import result_dtype
 
 # ---------------------------------------------------------------- 1-D (NumPy)
@@ -110,11 +111,6 @@ def convolve_inputs(a, v, mode):
 # -------------------------------------------------------------- 2-D (SciPy)
 
 _MODES_2D = {"valid": "valid", "same": "same", "full": "full"}
-# scipy.signal's boundary flags; 'reflect' is known to the dict but refused by C
-_BOUNDARIES_2D = {"fill": "constant", "pad": "constant",
-                  "wrap": "wrap", "circular": "wrap",
-                  "symm": "symmetric", "symmetric": "symmetric",
-                  "reflect": None}
 
 
 def as_2d_pair(in1, in2, name):
@@ -150,7 +146,7 @@ def boundary_2d(boundary):
     """SciPy boundary flag -> the plan's boundary name (None: 'reflect', which
     SciPy's C code refuses later, see :func:`signal_2d`)."""
     try:
-        return _BOUNDARIES_2D[boundary]
+        return SIGNAL_BOUNDARIES[boundary]
     except KeyError:
         raise ValueError(
             "Acceptable boundary flags are 'fill', 'circular' (or 'wrap'), and "
@@ -295,12 +291,6 @@ def as_stack_pair(in1, in2, name, stacked):
 
 # ------------------------------------------------------- scipy.ndimage
 
-# scipy.ndimage mode names (filters: grid-* are synonyms) -> the plan's boundary
-_NDIMAGE_MODES = {"reflect": "symmetric", "grid-mirror": "symmetric",
-                  "mirror": "mirror", "nearest": "nearest",
-                  "wrap": "wrap", "grid-wrap": "wrap",
-                  "constant": "constant", "grid-constant": "constant"}
-
 # dtypes SciPy's C filters read and write; complex goes through real parts
 _NDIMAGE_REAL = frozenset(np.dtype(t) for t in (
     np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
@@ -309,8 +299,8 @@ _NDIMAGE_REAL = frozenset(np.dtype(t) for t in (
 
 def ndimage_mode(mode):
     """``_ni_support._extend_mode_to_code`` for filters: mode -> plan boundary."""
-    if isinstance(mode, str) and mode in _NDIMAGE_MODES:
-        return _NDIMAGE_MODES[mode]
+    if isinstance(mode, str) and mode in NDIMAGE_MODES:
+        return NDIMAGE_MODES[mode]
     raise RuntimeError("boundary mode not supported")
 
 

@@ -59,7 +59,6 @@ always computed in double precision.
 """
 
 import collections
-import functools
 import inspect
 import math
 import os
@@ -68,6 +67,7 @@ import threading
 import numpy as np
 
 from .._boundary import extended_block
+from .._util.memo import memoize
 
 __all__ = ["fft_correlate_window", "fft_cost_estimate", "plan_tiles"]
 
@@ -201,7 +201,7 @@ def _model_total(L0, L1, t0, t1, n0, n1, citem, gpu=False):
     return nt, N * e, copy * (N + t0 * t1) + (GPU_TILE_OVERHEAD if gpu else TILE_OVERHEAD)
 
 
-@functools.lru_cache(maxsize=512)
+@memoize(512)
 def plan_tiles(n0, n1, K0, K1, cplx, itemsize, gpu=False):
     """Choose FFT lengths (L0, L1) for a window; returns (ax0, ax1, seconds).
 
@@ -253,7 +253,7 @@ def _work_itemsize(dt, fast_float32):
     return 4 if (fast_float32 and real_size == 4) else 8
 
 
-@functools.lru_cache(maxsize=32)
+@memoize(32)
 def _fft_kwargs(func):
     """Which optional keywords (workers, overwrite_x) an FFT function takes."""
     try:

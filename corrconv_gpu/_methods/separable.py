@@ -55,12 +55,12 @@ correlation with ``K1`` resp. ``K0`` taps, so the error is of the order of
 ``K0 * K1``-tap direct sum.
 """
 
-import functools
 import math
 
 import numpy as np
 
 from .._util.arrays import array_namespace, to_numpy
+from .._util.memo import memoize
 
 __all__ = ["decompose", "separable_correlate_window", "separable_cost_estimate",
            "RTOL", "MAX_RANK", "MAX_GROWTH", "SEPARABLE_DTYPES"]
@@ -115,7 +115,7 @@ def decompose(w, rtol=None, max_rank=MAX_RANK, *, dtype=None,
                              int(max_rank), float(max_growth))
 
 
-@functools.lru_cache(maxsize=256)
+@memoize(256)
 def _decompose_cached(buf, dtstr, shape, rtol, max_rank, max_growth):
     dt = np.dtype(dtstr)
     w = np.frombuffer(buf, dtype=dt).reshape(shape)

@@ -15,23 +15,15 @@ import numpy as np
 
 from ..._boundary import extended_block
 from ..._util.arrays import to_compute
+from ..._util.memo import memoize
 from .native import DTYPES
 
 # the dtypes the compiled kernels handle (one list: the kernel loader's)
 _COMPILED = tuple(DTYPES)
 
 
-_METHOD_FNS = {}
-
-
+@memoize()
 def _method_fn(name):
-    fn = _METHOD_FNS.get(name)
-    if fn is None:
-        fn = _METHOD_FNS[name] = _import_method(name)
-    return fn
-
-
-def _import_method(name):
     if name == "direct":
         from .direct import correlate_window
         return correlate_window

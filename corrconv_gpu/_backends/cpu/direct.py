@@ -24,11 +24,11 @@ thread alone, in a scratch array the launch keeps for its next call (a call
 that finds it taken, on another thread, makes its own).  The sum order of every
 output is fixed, so the result does not depend on the split.
 """
-import functools
 
 import numpy as np
 
 from ..._boundary import extend_index, inside_run
+from ..._util.memo import memoize
 from ..._util.threads import num_threads, run_shared
 from .direct_kernel import EXACT_CHUNK, EXACT_ROWS, exact_max, exact_ring_rows, taps
 from .native import kernel
@@ -109,7 +109,7 @@ def _setup(xr0, xc0, n0, n1, K0, K1, shape, boundary, dt, exact_min, acc_bytes):
     return maps, _address(maps), nr, ulo, uhi, exact, ch, variant, nacc, nrow_out
 
 
-@functools.lru_cache(maxsize=64)
+@memoize(64)
 def _fill_row(dt, n, fill_dtype, fill_bytes):
     """A read-only row of ``n`` fill values of ``dt`` (memoized on the fill
     value's bytes: -0.0 and 0.0 are different rows)."""
@@ -161,7 +161,7 @@ def prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary, fk
                            fkey, _EXACT_MIN_OUTPUTS, _ACC_BYTES, _SERIAL_WORK, _BAND_WORK)
 
 
-@functools.lru_cache(maxsize=64)
+@memoize(64)
 def _prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary, fkey,
                     exact_min, acc_bytes, serial_work, band_work):
     K0, K1 = wshape

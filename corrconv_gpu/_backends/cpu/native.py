@@ -27,18 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..._util.dtypes import ACCUMULATOR_DTYPES
 from ..._util.memo import Memo
 
 __all__ = ["kernel", "DTYPES", "cache_dir"]
 
 # numpy dtype -> Numba type name (the kernel is compiled once per entry)
-DTYPES = {
-    np.dtype(np.float32): "float32",
-    np.dtype(np.float64): "float64",
-    np.dtype(np.complex64): "complex64",
-    np.dtype(np.complex128): "complex128",
-    np.dtype(np.int64): "int64",
-}
+DTYPES = {d: d.name for d in ACCUMULATOR_DTYPES}
 
 # the kernel's parameters, in order: p = pointer to the dtype, P = pointer to
 # int64, i = int64 (see _direct_kernel.band)

@@ -4,11 +4,12 @@ import os
 
 import numpy as np
 
-# dtypes the device kernels take; the others (bool, object, long double)
-# stay on the CPU backend
-DEVICE_DTYPES = tuple(np.dtype(n) for n in (
-    "float16", "float32", "float64", "complex64", "complex128",
-    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"))
+from ..._util.dtypes import KERNEL_DTYPES
+from ..._util.memo import Memo
+
+# dtypes the device kernels take; the others (object, long double) stay on
+# the CPU backend
+DEVICE_DTYPES = KERNEL_DTYPES
 
 
 def supports(plan):
@@ -49,7 +50,7 @@ class _Device:
         return cupy.fft
 
 
-_DEVICES = {}
+_DEVICES = Memo()
 
 
 def device(emulated):
@@ -60,9 +61,6 @@ def device(emulated):
     else:
         import cupy
         key = cupy.cuda.runtime.getDevice()
-    dev = _DEVICES.get(key)
-    if dev is None:
-        dev = _DEVICES[key] = _Device(emulated, key)
-    return dev
+    return _DEVICES.get(key, lambda: _Device(emulated, key))
 
 

@@ -11,13 +11,14 @@ it is called, and any other ``module_factory`` (the CPU emulator's
 ``EmuModule``) can build the module instead.
 """
 
-import functools
 import os
 from collections import namedtuple
 
 import numpy as np
 
-from ..._util.memo import Memo
+from ..._boundary import CODES
+from ..._util.dtypes import KERNEL_DTYPES
+from ..._util.memo import Memo, memoize
 from .params import launch_params
 
 KERNEL_NAME = "corr2d"
@@ -46,12 +47,10 @@ CTYPES = {
     "uint64":     CType("unsigned long long", "unsigned long long", 8),
 }
 
-SUPPORTED_DTYPES = tuple(np.dtype(n) for n in CTYPES)
+SUPPORTED_DTYPES = KERNEL_DTYPES
+assert {d.name for d in KERNEL_DTYPES} == set(CTYPES), "a kernel dtype without its C types"
 
-# boundary name -> the kernel's BOUNDARY template argument
-BOUNDARY_CODES = {"constant": 0, "wrap": 1, "symmetric": 2, "mirror": 3, "nearest": 4}
-BOUNDARY_ALIASES = {"fill": "constant", "symm": "symmetric", "circular": "wrap",
-                    "reflect": "mirror", "edge": "nearest"}
+BOUNDARY_CODES = CODES   # plan boundary name -> the kernel's BOUNDARY template argument
 
 
 _NAMES = {np.dtype(n): n for n in CTYPES}
@@ -103,20 +102,19 @@ def is_complex(dtype):
 
 
 def boundary_code(boundary):
-    """``0..4`` for a boundary name (plan names, SciPy and NumPy aliases) or code."""
+    """``0..4`` for a plan boundary name or code."""
     if isinstance(boundary, (int, np.integer)) and not isinstance(boundary, bool):
         code = int(boundary)
         if code not in BOUNDARY_CODES.values():
             raise ValueError(f"unknown boundary code {code}")
         return code
-    name = BOUNDARY_ALIASES.get(boundary, boundary)
     try:
-        return BOUNDARY_CODES[name]
+        return BOUNDARY_CODES[boundary]
     except (KeyError, TypeError):
         raise ValueError(f"unknown boundary {boundary!r}") from None
 
 
-@functools.lru_cache(maxsize=512)
+@memoize(512)
 def name_expression(dtype, flip, conj, boundary):
     """The exact C++ name of one instantiation, e.g.
     ``"corr2d<float, float, true, false, 0, 8>"``.

@@ -8,12 +8,12 @@ arrays): it only reads ``.shape``, ``.strides``, ``.dtype`` and
 arguments.  The numbers come from the one table in ``_params.py``.
 """
 
-import functools
 import warnings
 from collections import namedtuple
 
 import numpy as np
 
+from ..._util.memo import memoize
 from .kernels import boundary_code, name_expression, smem_itemsize, smem_vec
 from .params import SMEM_LIMIT, launch_params, tiling
 
@@ -150,7 +150,7 @@ def launch_config(dtype, K, O, nbatch=1, max_grid=None, M=None, r=None):
     return _config(np.dtype(dtype), K0, K1, O0, O1, int(nbatch), caps, pointwise)
 
 
-@functools.lru_cache(maxsize=1024)
+@memoize(1024)
 def _config(dtype, K0, K1, O0, O1, nbatch, caps, pointwise):
     """:func:`launch_config` once the arguments are plain (memoized: the
     configuration of a repeated call costs a dictionary lookup)."""
