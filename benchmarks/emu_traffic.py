@@ -161,7 +161,7 @@ def corr2d_traffic(dtype, K, size=128, mode="valid", seed=0, check=True, shape=N
 # ------------------------------------------------------------ NVRTC resources
 @functools.lru_cache(maxsize=None)
 def _nvrtc_tests():
-    spec = importlib.util.spec_from_file_location("_corrconv_nvrtc_tests", ROOT / "tests" / "test_nvrtc_compile.py")
+    spec = importlib.util.spec_from_file_location("_corrconv_nvrtc_tests", ROOT / "tests" / "backends" / "cuda" / "test_nvrtc_compile.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

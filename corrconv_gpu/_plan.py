@@ -7,12 +7,9 @@ Every call reduces to::
 
 for ``0 <= i < O0, 0 <= j < O1``, where ``X`` is the input extended by the
 boundary rule, ``W = w`` for correlation and ``W[p, q] = w[K0-1-p, K1-1-q]``
-for convolution (``flip``; the CUDA kernels read the weights with flipped
-indices, never a flipped copy; the CPU direct kernel is handed the K0 x K1
-effective weights, a flipped / conjugated copy of ``w`` made per call, and
-the FFT method builds its kernel spectrum from ``w`` in the needed order),
-conjugated when ``conj``. ``full``, ``same``
-and ``valid`` are only different ``(O, r)``.
+for convolution (``flip``: applied to the weights, never to the image),
+conjugated when ``conj``. ``full``, ``same`` and ``valid`` are only
+different ``(O, r)``.
 """
 
 from dataclasses import dataclass

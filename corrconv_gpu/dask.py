@@ -1,79 +1,15 @@
 """Chunked correlation and convolution of Dask arrays (``corrconv_gpu.dask``).
 
-Every function here takes a ``dask.array.Array`` (any other array is wrapped
-with ``dask.array.asarray``), returns a lazy ``dask.array.Array`` and gives,
-once computed, the result of the in-memory function of the same name on the
-whole array: the same shape, the same dtype, the same values (bit for bit for
-integers; for floats up to the rounding of the method each chunk picks)::
-
-    corrconv_gpu.dask.correlate2d / convolve2d    scipy.signal semantics
-                                                  (modes full/same/valid,
-                                                  boundary fill/wrap/symm)
-    corrconv_gpu.dask.correlate / convolve        scipy.ndimage semantics
-    corrconv_gpu.dask.correlate1d / convolve1d    (mode, cval, origin, axes)
-
-The weights are small NumPy arrays: they enter the task graph once (a single
-``dask.delayed`` key that every task depends on), are never copied per chunk
-into the graph, and reach each task as NumPy (the in-memory functions accept
-NumPy weights with CuPy inputs). Chunks stay the type they are: NumPy
-chunks run on the CPU backend, CuPy chunks on the GPU (``meta`` follows the
-input's ``_meta``; CuPy is never imported here).
-
-How the edges are handled
--------------------------
-Each output chunk needs its input chunk plus ``L`` elements before and ``R``
-after it on every filtered axis (``L + R = K - 1``, ``L`` from the kernel
-size, the mode and the origin). Interior chunks borrow them from their
-neighbours through ``dask.array.map_overlap`` with an asymmetric ``depth``
-``(L, R)`` and ``boundary='none'``; what the true array edges need depends on
-the mode:
-
-* extended modes (scipy.signal: every boundary, 'fill'/'wrap'/'symm', and
-  every mode; ndimage: 'reflect'/'mirror'/'nearest'/'wrap'): the array is
-  first extended, lazily, by exactly the rows and columns the result reads
-  beyond its edges (``K - 1`` on each side for 'full', none for 'valid'):
-  strips gathered with the same index maps as the in-memory backends
-  (``corrconv_gpu._boundary.extend_index``: periodic, so kernels larger
-  than the array are exact, and 'mirror', which Dask's overlap lacks, works)
-  or, for 'fill', constant strips of ``fillvalue`` cast to the common dtype
-  as SciPy casts it. The strips are merged into the first and last chunks;
-  every task then computes the 'valid' correlation of its overlapped block
-  (scipy.signal: 'full', 'same' and 'valid' are the same task on differently
-  extended arrays) or the in-memory ndimage filter of the block, keeping the
-  part that reads no extension (ndimage).
-* ndimage 'constant': no extension is built. A chunk at the true edge gets
-  no halo on that side and the in-memory filter supplies ``cval`` itself;
-  the task reads its place from ``block_info``.
-
-Chunks smaller than the halo (including chunks smaller than the kernel) are
-merged with their neighbours before the overlap, so any chunking works; the
-output of 'same' and of every ndimage function keeps the input's chunks when
-they are large enough. A 'valid' call in which SciPy swaps the inputs is
-computed as one task over the filtered axes; empty inputs are computed at
-once (nothing to do). Arguments are validated when the graph is built, with
-the in-memory functions' own messages.
-
-Multi-GPU recipe
-----------------
-With ``dask-cuda``, one worker per GPU; chunks become CuPy arrays and each
-task runs the CUDA backend on its worker's GPU::
-
-    import cupy, dask.array as da, numpy as np
-    from dask.distributed import Client
-    from dask_cuda import LocalCUDACluster
-    import corrconv_gpu.dask as ccd
-
-    cluster = LocalCUDACluster()            # one worker per visible GPU
-    client = Client(cluster)
-    x = da.from_array(image, chunks=(4096, 4096)).map_blocks(cupy.asarray)
-    w = np.random.default_rng(0).standard_normal((31, 31))  # NumPy weights
-    y = ccd.correlate2d(x, w, "same", boundary="symm")      # CuPy chunks
-    result = y.map_blocks(cupy.asnumpy).compute()           # or keep on GPU
-
-The same code without ``map_blocks(cupy.asarray)`` runs on the CPU workers of
-any Dask cluster. Functions sent to the workers are module-level functions
-bound with ``functools.partial`` (picklable); the workers must be able to
-import ``corrconv_gpu``.
+Each function takes a ``dask.array.Array`` (other arrays are wrapped) and
+returns a lazy one that computes to the in-memory function of the same name
+applied to the whole array: same shape, dtype and values (bit for bit for
+integers; for floats up to the rounding of the method each chunk picks).
+``correlate2d``/``convolve2d`` follow scipy.signal, ``correlate``/``convolve``/
+``correlate1d``/``convolve1d`` scipy.ndimage. The weights are small NumPy
+arrays that enter the graph once. NumPy chunks run on the CPU backend, CuPy
+chunks on the GPU (with ``dask-cuda``, one worker per GPU). Chunks borrow
+their halos from their neighbours (``map_overlap``); the array's own edges
+are extended lazily with the in-memory boundary rules.
 """
 
 import functools

@@ -1,25 +1,13 @@
 """A self-contained demonstration: ``python -m corrconv_gpu.demo`` (or the
 ``corrconv-gpu-demo`` console script).
 
-It builds a synthetic 4096 x 4096 float32 test image (a smooth background,
-sinusoidal gratings, a zone plate, disks and rectangles with sharp edges, and
-Gaussian noise; deterministic), filters it with :func:`corrconv_gpu.correlate2d`
-(a 7 x 7 Gaussian x-derivative kernel) and :func:`corrconv_gpu.convolve2d`
-(its transpose, the y-derivative), mode ``'same'``, boundary ``'symm'``, and
-prints:
-
-* the backends (:func:`corrconv_gpu.backends`) and the one chosen for this call;
-* our time against ``scipy.signal.correlate2d`` / ``convolve2d`` and
-  ``scipy.ndimage.correlate`` / ``convolve`` (``mode='reflect'``, which is
-  scipy.signal's ``'symm'``) on the same problem, with the ratios;
-* the maximum error against :mod:`corrconv_gpu.reference` (the pure-NumPy
-  oracle), on the full image when that is estimated to take under ~20 s,
-  otherwise on a top-left crop (a sub-problem: both sides run on the crop);
-
-and writes a side-by-side PNG (input | correlate2d | convolve2d), downsampled,
-with a small built-in PNG writer (zlib + struct: no matplotlib or Pillow).
-
-Only NumPy, SciPy and Numba are needed.
+Filters a deterministic synthetic 4096 x 4096 float32 image with a 7 x 7
+Gaussian x-derivative (:func:`corrconv_gpu.correlate2d`) and its transpose
+(:func:`corrconv_gpu.convolve2d`), ``'same'``, ``'symm'``; prints the
+backends, the time against scipy.signal and scipy.ndimage and the error
+against :mod:`corrconv_gpu.reference` (on a crop when the full image would
+take too long), and writes a side-by-side PNG with a built-in writer. Needs
+only NumPy, SciPy and Numba.
 """
 
 import argparse

@@ -23,10 +23,14 @@ lazily (it imports CuPy), only if a collected test carries the marker.
 """
 
 import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+from corrconv_gpu._boundary import extended_block
 
 # examples per unit of ``examples(n)``: default 1x, slow 50x
 _BASE = 100
@@ -136,3 +140,45 @@ def assert_matches(got, expected, x=None, w=None, fill=0.0, exact=None):
         if fin.any():
             err = float(np.max(np.abs(gp[fin] - ep[fin])))
             assert err <= tol, f"max error {err} > tol {tol}"
+
+
+# ------------------------------------------------------- shared test helpers
+
+ROOT = Path(__file__).resolve().parents[1]     # the repository checkout
+
+
+def outcome(call):
+    """('ok', result) or ('raise', type, message) of ``call()``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                return ("ok", call())
+    except Exception as exc:  # noqa: BLE001 - we compare whatever they raise
+        return ("raise", type(exc), str(exc))
+
+
+def window_data(shape, dtype, rng):
+    dt = np.dtype(dtype)
+    if dt.kind == "i":
+        return rng.integers(-50, 50, size=shape).astype(dt)
+    x = rng.standard_normal(shape)
+    if dt.kind == "c":
+        x = x + 1j * rng.standard_normal(shape)
+    return x.astype(dt)
+
+
+def window_expected(x, xr0, xc0, w, flip, conj, n0, n1, boundary, fill):
+    """The window from a boundary-extended copy, summed by the reference."""
+    k0, k1 = w.shape
+    ext = extended_block(x, (xr0, xr0 + n0 + k0 - 1), (xc0, xc0 + n1 + k1 - 1),
+                         boundary, fill)
+    wk = w[::-1, ::-1] if flip else w
+    if conj:
+        wk = np.conj(wk)
+    acc = np.zeros((n0, n1), dtype=np.result_type(x.dtype, np.float64)
+                   if x.dtype.kind != "i" else np.int64)
+    for p in range(k0):
+        for q in range(k1):
+            acc = acc + ext[p:p + n0, q:q + n1] * wk[p, q]
+    return acc

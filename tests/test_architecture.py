@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 grimp = pytest.importorskip("grimp", reason="import-linter (the [test] extra) is not installed")
 
 

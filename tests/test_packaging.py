@@ -11,7 +11,7 @@ import pytest
 import corrconv_gpu
 from corrconv_gpu._backends.cuda import kernels as _kernels
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from conftest import ROOT
 KERNELS = sorted(p.name for p in (ROOT / "kernels").glob("*.cu"))
 
 

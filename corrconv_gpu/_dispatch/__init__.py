@@ -12,6 +12,7 @@ import numpy as np
 
 from .._util.arrays import array_namespace, is_cupy_array, to_numpy
 from .._util.cast import cast_result
+from .._util.memo import Memo
 from . import cost
 from .backend import select
 
@@ -90,13 +91,19 @@ def direct_fixed(plan, wshape, method, fast_float32):
                            fft_ok=cdt.kind in "fc") == "direct"
 
 
-def run(plan, x, w, method, fast_float32, launches=None):
+# CPU launches prepared for repeated calls, by (the caller's call signature,
+# method, fast_float32); False where the method depends on the data
+_LAUNCHES = Memo(1024)
+
+
+def run(plan, x, w, method, fast_float32, signature=None):
     """Execute a plan on the chosen backend; returns the result array.
 
     ``x`` is one frame (M0, M1) or a stack (B, M0, M1) filtered in one
     backend call; the result is (O0, O1) or (B, O0, O1), a new array.
-    ``launches``: a dict the caller keeps for one call signature, in which
-    the CPU launch prepared for it is stored (see :func:`run_prepared`).
+    ``signature``: a hashable key of the call that determines ``plan`` and
+    the shapes and dtypes (the frontend's); the CPU launch prepared for it is
+    kept for :func:`run_prepared`.
     """
     cost.check_method(method)
     xp = array_namespace(x)
@@ -115,12 +122,10 @@ def run(plan, x, w, method, fast_float32, launches=None):
         from .._backends import cpu
         xh, wh = to_numpy(x), to_numpy(w)
         out = None
-        if launches is not None and xh.ndim == 2:
-            launch = launches.get((method, fast_float32))
-            if launch is None:
-                launch = launches[(method, fast_float32)] = (
-                    direct_fixed(plan, wh.shape, method, fast_float32)
-                    and cpu.prepare(plan, xh.shape, wh.shape)) or False
+        if signature is not None and xh.ndim == 2 and fast_float32.__class__ is bool:
+            launch = _LAUNCHES.get((signature, method, fast_float32), lambda: (
+                direct_fixed(plan, wh.shape, method, fast_float32)
+                and cpu.prepare(plan, xh.shape, wh.shape)) or False)
             if launch:
                 out = launch(xh, wh)
         if out is None:
@@ -132,14 +137,14 @@ def run(plan, x, w, method, fast_float32, launches=None):
     return out
 
 
-def run_prepared(launches, sizes_, x, w, method, fast_float32):
+def run_prepared(signature, sizes_, x, w, method, fast_float32):
     """A repeated NumPy call's short path: the CPU launch an earlier
-    :func:`run` prepared in ``launches`` for ``(method, fast_float32)``, run
-    when the CPU is still the backend :func:`.backend.select` picks for the
+    :func:`run` prepared for ``(signature, method, fast_float32)``, run when
+    the CPU is still the backend :func:`.backend.select` picks for the
     problem's ``sizes_``; None where there is none (the caller runs
     :func:`run`)."""
     if method.__class__ is str and fast_float32.__class__ is bool:
-        launch = launches.get((method, fast_float32))   # only for a valid method
+        launch = _LAUNCHES.peek((signature, method, fast_float32))   # a valid method only
         if launch and select(False, *sizes_) == "cpu":
             return launch(x, w)
     return None

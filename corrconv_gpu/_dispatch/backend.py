@@ -3,16 +3,11 @@
 ``cpu`` is always available. ``cuda`` needs CuPy and a CUDA device; CuPy is
 imported only when a CuPy array is passed, when ``cuda`` is forced, when
 :func:`backends` is called, or when ``auto`` meets a NumPy problem large enough
-to pay the transfer and CuPy is installed.
-
-``emulated`` runs the same CUDA kernels and launch code on the CPU under the
-emulator (``corrconv_gpu._emu``): slow, for tests where there is no GPU;
-``auto`` never picks it.
-
-Forcing: :func:`use_backend` (a context manager) or the environment variable
-``CORRCONV_GPU_BACKEND`` (``auto``, ``cpu``, ``cuda`` or ``emulated``; the
-context manager wins). Forcing ``cuda`` where it is unavailable raises ``RuntimeError`` with
-the reason; ``auto`` never raises.
+to pay the transfer and CuPy is installed. ``emulated`` runs the CUDA kernels
+on the CPU emulator (tests where there is no GPU); ``auto`` never picks it.
+Force a backend with :func:`use_backend` or ``CORRCONV_GPU_BACKEND`` (the
+context manager wins); forcing an unavailable one raises ``RuntimeError``
+with the reason, ``auto`` never raises.
 """
 
 import contextlib
@@ -27,13 +22,10 @@ ENV_VAR = "CORRCONV_GPU_BACKEND"
 CHOICES = ("auto", "cpu", "cuda", "emulated")
 # NumPy inputs go to a GPU only when the problem has at least GPU_MIN_MACS
 # multiply-adds AND at least GPU_MIN_MACS_PER_BYTE of them per byte copied
-# (input to the device, result back). Measured on an H100 host (16 cores,
-# pageable copies at 4-10 GB/s; ``benchmarks/gpu_probe.py --numpy``, float32
-# 'same'): the GPU won at 256^2 K=15 (2.0x), 512^2 K=7/15 (1.5x/5.1x),
-# 1024^2 K=7/15 (2.6x/2.4x), 2048^2 K=7/15 (1.2x); it lost at K=3 (1.2-3.7x:
-# about one multiply-add per byte copied) and at 4096^2 (the copies, 33 ms,
-# outweighed 4-21 ms of CPU work). A CPU with fewer cores moves the
-# crossover down, so this rule errs on the CPU side there.
+# (input to the device, result back): below that the copies outweigh the
+# work. A host with fewer cores moves the crossover down, so the rule errs
+# on the CPU side there.
+# fitted by benchmarks/gpu_probe.py --numpy (benchmarks/results/fitted_constants.md)
 GPU_MIN_MACS = 1.0e7
 GPU_MIN_MACS_PER_BYTE = 4.0
 
@@ -82,7 +74,7 @@ def use_backend(name):
 class _UseBackend(contextlib.ContextDecorator):
     """The context manager of :func:`use_backend`: a plain class, not a
     generator (a call inside a ``with`` block pays two method calls, which
-    matters for small images: ~20 us of a 0.2 ms call on a cold cache)."""
+    matters for small images)."""
 
     __slots__ = ("_name", "_tokens")
 

@@ -1,17 +1,9 @@
-"""The cost model that picks a method. The direct method's constants live here;
-the FFT and separable methods estimate their own cost
+"""The cost model that picks a method (:func:`choose_cpu`, :func:`choose_gpu`).
+
+The direct method's constants live here; the FFT and separable methods
+estimate their own CPU cost
 (:func:`~corrconv_gpu._methods.fft.fft_cost_estimate`,
-:func:`~corrconv_gpu._methods.separable.separable_cost_estimate`), each from
-its own measured constants.
-
-Seconds on the CPU backend (2 cores, measured by ``benchmarks/``):
-
-* direct: ``n_out * (DIRECT_S_PER_OUT + taps * DIRECT_S_PER_MAC)`` plus a call
-  overhead (a per-output floor: the accumulator traffic of short kernels);
-* separable (rank-r kernels, see :func:`~corrconv_gpu._methods.separable.decompose`):
-  r pairs of 1-D passes;
-* fft: tiled overlap-save.
-
+:func:`~corrconv_gpu._methods.separable.separable_cost_estimate`).
 Integer, bool and object problems never take the FFT (exactness), nor do
 inputs or fill values holding NaN or Inf (an FFT spreads them over a whole
 tile, where SciPy confines them to the outputs that read them).
@@ -24,11 +16,8 @@ from .._util.memo import memoize
 
 METHODS = ("auto", "direct", "separable", "fft")
 
-# seconds per output, and per (output x tap), of the direct method; 2 threads,
-# fitted to the 'ours_direct' column of benchmarks/results/cpu.json (2048^2 and
-# 4096^2, K 3..63, the kernel of 2026-11-22; e.g. float32 4096^2 valid: K=3
-# 0.012 s, K=63 0.975 s; float64: 0.022 s, 1.82 s) and, for complex and int64,
-# to 2048^2 K 3/15/31
+# seconds per output, and per (output x tap), of the direct method; 2 threads
+# fitted by benchmarks/run_cpu.py (benchmarks/results/fitted_constants.md)
 DIRECT_S_PER_OUT = {
     np.dtype(np.float32): 0.61e-9,
     np.dtype(np.float64): 1.17e-9,
@@ -83,26 +72,12 @@ def choose_cpu(n0, n1, k0, k1, dtype, fast_float32=False, rank=None, fft_ok=True
 
 
 # ---------------------------------------------------------------- the GPU
-# Measured on an H100 SXM 80 GB (``python benchmarks/gpu_probe.py``,
-# 2026-11-22; 4096^2 and 8192^2, mode 'same', K = 1..63; kernel time alone):
-#
-#   direct  t = bytes / (GPU_BW_EFFICIENCY * HBM) + flops / (eff * FMA peak)
-#           bytes = input read + output written once, flops = 2 per MAC.
-#           4096^2 float32: K=3 0.093 ms, K=31 1.19, K=63 4.93 (4.9 ps per
-#           output + 0.073 ps per MAC); float64: 0.197, 2.76, 11.5 ms (10.2 ps
-#           + 0.170 ps); float16 0.104, 1.23, 5.21 ms. That is 48% of the HBM
-#           bandwidth for the per-output term and 41% (float32, float16) / 35%
-#           (float64) of the FMA peak for the taps.
-#   fft     t = GPU_FFT_OVERHEAD_S + GPU_FFT_S_PER_ELEM * (n0+k0-1) * (n1+k1-1)
-#           (float32 transformed in float64, and float64: 4096^2 2.0-3.1 ms,
-#           8192^2 8.4-9.1 ms, flat in K). Complex input fills one transform
-#           slot per tile where real input packs two: twice the work.
-#           fast_float32: GPU_FFT_FAST_FLOAT32 of that (complex64 transforms;
-#           an estimate, not measured).
-#   separable  per rank-1 term, a 1 x K1 and a K0 x 1 direct pass.
-#
-# An H200 (4.8 TB/s) speeds up the per-output term; the method choice barely
-# moves. Complex MACs count 4 real ones; integers use GPU_INT_OPS.
+# Roofline model of the kernel time: direct = bytes / (GPU_BW_EFFICIENCY * HBM)
+# + flops / (efficiency * FMA peak) (input read and output written once; 2
+# flops per MAC, a complex MAC 4 real ones, integers at GPU_INT_OPS); fft = an
+# overhead + a cost per element of the extended frame (twice for complex: one
+# tile per transform slot); separable = two direct passes per rank-1 term.
+# fitted by benchmarks/gpu_probe.py (benchmarks/results/fitted_constants.md)
 GPU_HBM_BYTES_PER_S = 3.35e12
 GPU_FLOPS = {np.dtype(np.float16): 67e12, np.dtype(np.float32): 67e12,
              np.dtype(np.complex64): 67e12,
@@ -153,7 +128,7 @@ def gpu_fft_cost(n0, n1, k0, k1, dtype, fast_float32=False):
 
 @memoize(1024)
 def choose_gpu(n0, n1, k0, k1, dtype, rank=None, fft_ok=True, fast_float32=False):
-    """The cheapest of 'direct', 'separable' and 'fft' on the measured GPU model.
+    """The cheapest of 'direct', 'separable' and 'fft' on the GPU cost model.
     Memoized: a pure function of its arguments."""
     dtype = np.dtype(dtype)
     costs = {"direct": gpu_direct_cost(n0, n1, k0, k1, dtype)}

@@ -4,56 +4,13 @@
     k = mod.get_function("k<float>")
     k((gx, gy), (bx, by), (out, inp, np.int32(n)), shared_mem=nbytes)
 
-The unchanged .cu source is compiled by g++ with a forced-include header
-(include/emu_cuda.h) that maps the CUDA built-ins; each CUDA thread of a block
-runs as a fiber and __syncthreads() is a real barrier, blocks run on a pool of
-OS threads.  See the module docstring of _build.py for caching and
-`EmuModule` for the rigor options and sanitizer builds.
-
-Memory-traffic counters (``sanitize='count'``)
-----------------------------------------------
-``EmuModule(..., sanitize='count')`` builds the kernel translation unit at
--O2 with GCC's ThreadSanitizer instrumentation (``-fsanitize=thread --param
-tsan-instrument-func-entry-exit=0``), which calls ``__tsan_read{1,2,4,8,16}
-/ __tsan_write...(addr)`` (``..._range(addr, n)``, ``__tsan_atomicN_*``) for
-every memory access, but links no tsan runtime: ``runtime/emu_count.cpp``
-defines those callbacks and COUNTS (the fiber runtime itself is not
-instrumented; atomics are still performed atomically).  GCC's
-kernel-address instrumentation was tried first and rejected: it does not
-re-check a store to a location it just loaded (``a[i] *= s`` counts no
-write) and skips element-wise ``std::complex`` accesses.  Each
-access is classified by its start address:
-
-* shared -- in the running block's static ``__shared__`` TLS range or its
-  dynamic shared-memory buffer;
-* global -- in the byte extent ``[lo, hi)`` of one of the launch's pointer
-  arguments (the first matching argument wins when extents overlap);
-* other  -- anything else: locals kept in memory, the launch glue copying
-  the kernel arguments, ``__constant__``/namespace-scope globals, accesses
-  outside every argument's extent.  Reads of threadIdx/blockIdx/blockDim/
-  gridDim (special registers on a GPU) are not counted at all.
-
-After each launch ``fn.last_counters`` is a dict (see `COUNTER_KEYS`):
-``global_reads``/``global_read_bytes``, ``global_writes``/
-``global_write_bytes``, ``global_read_bytes_by_arg``/
-``global_write_bytes_by_arg`` (one entry per kernel parameter, 0 for
-scalars), ``shared_loads``/``shared_load_bytes``, ``shared_stores``/
-``shared_store_bytes``, ``other_loads``/``other_load_bytes``,
-``other_stores``/``other_store_bytes``.  They are per launch (reset at its
-start) and summed over the worker threads (thread-local accumulation merged
-at each worker's exit).  The build is optimised (-O2) like the plain one, so
-values the compiler keeps in registers are NOT re-counted -- it approximates
-the GPU's register reuse, and "requested" bytes are what the code asks of
-memory with no cache model.  Caveats: (1) out-of-line ``memcpy``/
-``memset`` calls (non-constant sizes) are not counted; (2) an atomic
-read-modify-write counts as one load and one store; (3) element-wise complex
-code accesses the real and imaginary parts separately (two accesses per
-element, bytes exact); (4) locals are counted as "other" only when they live
-in memory at the GIMPLE level (address taken, dynamically indexed arrays);
-register-allocator spills happen after instrumentation and are not counted;
-(5) the counts follow the host compiler's code, not ptxas'
-(unrolling, CSE and register allocation may differ from the GPU's SASS).
-Counting launches run in-process, serialised process-wide.
+The unchanged .cu source is compiled by g++ (:mod:`._build`) with a
+forced-include header (include/emu_cuda.h) that maps the CUDA built-ins; each
+CUDA thread of a block runs as a fiber, __syncthreads() is a real barrier and
+blocks run on a pool of OS threads. :class:`EmuModule` has the rigor options;
+``sanitize='thread'``/``'address'`` launch under a sanitizer in a child
+process, ``sanitize='count'`` counts each launch's memory traffic into
+``fn.last_counters`` (:data:`COUNTER_KEYS`).
 """
 from __future__ import annotations
 
@@ -269,7 +226,7 @@ class EmuModule:
     code, options, name_expressions : as for cupy.RawModule.  Options -D/-U/-I/-std
         are honoured, NVRTC-only options are ignored.
     sanitize : None | 'thread' | 'address' | 'count'
-        'count': a memory-traffic counting build (see the module docstring);
+        'count': a memory-traffic counting build (see docs/design-notes.md);
         launches run in-process and leave ``fn.last_counters``.
         'thread' / 'address': build with ThreadSanitizer (shared/global memory races between CUDA threads,
         with __syncthreads as the only synchronisation) or AddressSanitizer+UBSan

@@ -26,7 +26,7 @@ MAX_THREADS_PER_BLOCK = 1024
 MAX_BLOCK_DIM = (1024, 1024, 64)
 MAX_GRID_DIM = (2**31 - 1, 65535, 65535)
 DEFAULT_MAX_DYNAMIC_SMEM = 48 * 1024
-DYN_SMEM_CAPACITY = 232448  # kDynSmemMax in emu_rt.h (227 KiB, H100/H200 opt-in maximum)
+DYN_SMEM_CAPACITY = 232448  # kDynSmemMax in emu_rt.h (227 KiB, the sm_90 opt-in maximum)
 CANARY_MAX = 4096
 
 

@@ -10,9 +10,8 @@ The rules and messages are those of SciPy's ``_ni_support._get_output``::
     complex result, real array or str      RuntimeError("output must have complex dtype")
     complex result, real type or dtype     UserWarning, promoted to complex
 
-The backends always return a new array, so the result is its own temporary:
-an ``output`` that overlaps the input (``np.shares_memory``) is only written
-after the whole result has been computed, and the input is never modified.
+The backends return a new array, so an ``output`` that overlaps the input
+is written only after the whole result has been computed.
 """
 
 import warnings

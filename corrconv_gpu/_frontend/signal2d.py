@@ -23,9 +23,8 @@ __all__ = ["correlate2d", "convolve2d"]
 # plan; they depend on nothing else), so only the backend's own work is
 # repeated.  Only successful calls are stored: every error still comes from
 # the validators.  Cleared when full (a few hundred signatures).
-# An entry is ``(plan, swapped, launches, sizes)``: ``launches`` is a dict in
-# which the CPU backend keeps the launch it prepared for the call
-# (``cpu.execute(launches=...)``), keyed ``(method, fast_float32)``;
+# An entry is ``(plan, swapped, sizes)``; the key is also the signature under
+# which the dispatcher keeps the CPU launch it prepares for the call.
 # ``sizes`` is :func:`~corrconv_gpu._dispatch.sizes` of the problem when NumPy
 # arrays go in and the CPU launch's result is the call's (no cast, no
 # reversal), else None; with it a repeated call takes
@@ -62,14 +61,14 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
         key = _frame_key(in1, in2, mode, boundary, fillvalue, flip)
         hit = _FRAME_PLANS.peek(key) if key is not None else None
         if hit is not None:
-            plan, swapped, launches, sizes_ = hit
+            plan, swapped, sizes_ = hit
             if swapped:
                 in1, in2 = in2, in1
             if sizes_ is not None:
-                out = run_prepared(launches, sizes_, in1, in2, method, fast_float32)
+                out = run_prepared(key, sizes_, in1, in2, method, fast_float32)
                 if out is not None:
                     return out
-            return run(plan, in1, in2, method, fast_float32, launches)
+            return run(plan, in1, in2, method, fast_float32, key)
     name = "convolve2d" if flip else "correlate2d"
     # without axes= both inputs are 2-D, as in SciPy: an (H, W, 3) image is
     # never taken for a stack of H frames
@@ -119,7 +118,7 @@ def _filter2d_frame(in1, in2, mode, boundary, fillvalue, flip, method, fast_floa
         if (type(in1) is np.ndarray and type(in2) is np.ndarray
                 and plan.dtype == plan.compute_dtype and not plan.reverse_output):
             sizes_ = sizes(plan, in1, in2)
-        _FRAME_PLANS.put(key, (plan, swapped, {}, sizes_))
+        _FRAME_PLANS.put(key, (plan, swapped, sizes_))
     return run(plan, in1, in2, method, fast_float32)
 
 

@@ -1,61 +1,15 @@
 """Tiled overlap-save FFT correlation of one output window.
 
-The method is written against an array namespace ``xp`` (``numpy`` by default)
-and an FFT module ``fft`` (``scipy.fft`` by default) so that the same code runs
-with ``cupy`` + ``cupy.fft`` (or ``cupyx.scipy.fft``) on a GPU.
-
-Algorithm (overlap-save)
-------------------------
-The output window is cut into tiles of ``T0 x T1`` output pixels.  The input
-needed by one tile is an ``L0 x L1`` block with ``L = T + K - 1``; ``L`` is
-chosen among FFT-friendly (2,3,5-smooth) lengths by a cost model measured on
-this kind of machine (:func:`plan_tiles`).  The kernel spectrum ``H`` (a
-complex ``L0 x L1`` transform) is computed once per call.
-
-Every transform is complex-to-complex and in place (``overwrite_x``), into a
-staging buffer reused across calls of a thread (NumPy only; see
-:func:`_workspace`), so a call allocates nothing per tile.  Real data puts
-two tiles in each complex *slot*, one in the real part and one in the
-imaginary part: the kernel is real, so the circular convolution of
-``a + i b`` is ``(a * h) + i (b * h)`` and the two results are read back from
-the real and imaginary parts (the classic two-for-one real FFT; it does the
-work of an rfft2 / irfft2 pair, and pocketfft's complex transforms are
-faster than its float64 ``irfft2`` on this machine).  Complex data takes one
-tile per slot.  A slot is filled by slicing ``x`` (tiles inside it) or, for
-border tiles when a ``boundary`` is given, by
-:func:`~corrconv_gpu._boundary.extended_block` writing straight into the
-slot, so 'same' and 'full' windows need no padded copy of the image.  Then
-``fft2``, a product with ``H``, ``ifft2``, and the valid ``T0 x T1`` part of
-each tile goes to ``out``.
-
-On the CPU, batches of slots run on the threads of :mod:`.._threads` (the
-calling thread and a pool taking batches from a counter), each with one FFT
-worker, so the copies and the product run in parallel too; a window of a
-single slot gets all the FFT workers instead.  The last tile on an axis is
-shifted back so that it ends at the window edge (all tiles have the same
-size) and writes only the outputs the tile before it did not, so every
-output is written once and the result does not depend on the thread count.
-When the window is thinner than a tile on an axis, that axis uses a single
-tile of length ``next_fast_len(n + K - 1)`` whose padding is zeroed per
-batch.
-
-Correlation with ``W`` equals convolution with the reversed kernel, so the
-kernel spectrum is built from ``w`` itself when ``flip`` is set and from the
-reversed *view* ``w[::-1, ::-1]`` otherwise (both are zero-padded into the FFT
-buffer, which has to be done anyway); ``conj`` conjugates that buffer.
-
-Precision
----------
-By default float32 / complex64 inputs are computed with float64 / complex128
-FFTs (the staging buffer is complex128; the result is cast back to
-``out.dtype``).
-Single-precision FFTs have an error of about ``1e-7 * sum|w| * max|x|`` that is
-spread uniformly over the image, so pixels far below the image maximum lose
-their *relative* accuracy (pixels at 1e-4 of the maximum had 1e-3..3e-2
-relative error).  ``fast_float32=True`` computes float32 / complex64 inputs in
-single precision instead (1.3-1.6x faster on large CPU windows, same
-absolute error scale ``~1e-6 * sum|w| * max|x|``).  float64 / complex128 are
-always computed in double precision.
+Written against an array namespace ``xp`` and an FFT module ``fft`` (NumPy
+and scipy.fft by default; CuPy and cupy.fft on a GPU). The window is cut into
+equal ``T0 x T1`` output tiles whose FFT lengths ``L = T + K - 1`` a cost
+model chooses (:func:`plan_tiles`); the kernel spectrum is computed once per
+call (memoized for NumPy). Transforms are complex-to-complex, in place, in a
+reused staging buffer; real data packs two tiles per complex slot, and border
+tiles are gathered through the boundary extension, so no padded copy of the
+image is made. Every output is written once, so the result does not depend
+on the thread count. float32/complex64 are transformed in double precision
+unless ``fast_float32=True``.
 """
 
 import collections
@@ -73,8 +27,7 @@ __all__ = ["fft_correlate_window", "fft_cost_estimate", "plan_tiles"]
 
 
 # ----------------------------------------------------------------------------
-# tuning constants (measured on the 2-core AVX-512 development machine,
-# scipy.fft 1.17 / pocketfft, workers=2)
+# tuning constants (CPU: scipy.fft / pocketfft, workers=2)
 # ----------------------------------------------------------------------------
 
 #: Largest FFT length per axis for the multi-tile (CPU) path.
@@ -85,21 +38,12 @@ GPU_MAX_L = 4096
 CPU_BATCH_BYTES = 8 << 20
 GPU_BATCH_BYTES = 256 << 20
 
-# Cost model, wall seconds on 2 threads, fitted to timings of in-place
-# batches (fft2, product with H, ifft2; L = 64..1024) and of this function
-# with forced tile sizes (512^2..4096^2, K = 7..63), then checked against the
-# best forced plan (the picks were within run-to-run noise, +-20%, of it):
-#
-#   slot  = N * E(N) * ALIAS       (in-place fft2, multiply, ifft2 of one
-#                                   L0 x L1 complex slot: two real tiles
-#                                   or one complex tile)
-#   tile  = COPY * (L0*L1 + T0*T1) + TILE_OVERHEAD   (gather, scatter)
-#   total = slots * slot + tiles * tile + batches * BATCH_OVERHEAD
-#           + N * E(N) / 2 (kernel spectrum) + CALL_OVERHEAD
-#
-# E(N) is the time per complex element, higher once a slot leaves the L2
-# cache; ALIAS penalises rows of a multiple of 8 KiB (power-of-two lengths:
-# the column transforms then hit the same cache sets).
+# Cost model (wall seconds, 2 threads; see _model_total and plan_tiles):
+#   total = slots * N * E(N) [* ALIAS_FACTOR] + tiles * (COPY * (L0*L1 + T0*T1)
+#           + TILE_OVERHEAD) + batches * BATCH_OVERHEAD + N * E(N) / 2 + CALL_OVERHEAD
+# E(N): seconds per complex element, higher once a slot leaves the L2 cache;
+# ALIAS: rows of a multiple of 8 KiB put the column transforms in the same cache sets.
+# fitted by timing this method (benchmarks/results/fitted_constants.md)
 #: complex itemsize -> (E in cache, E out of cache, cache bytes, COPY)
 _COST = {
     8: (5.0e-9, 7.5e-9, 1 << 19, 1.0e-9),
@@ -120,8 +64,8 @@ _COST_GPU = {
     16: (0.04e-9, 0.04e-9, 1 << 62, 0.02e-9),
 }
 #: Host time of one tile on the GPU: its gather and scatter are a few CuPy
-#: launches (about 10 us each). Without it the model chose small tiles, and
-#: an H100 spent 10.8 ms on 4096^2 K=3 (3.5 ms at K=31).
+#: launches; without it the model picks tiles too small for the GPU.
+#: set from benchmarks/gpu_probe.py (benchmarks/results/fitted_constants.md)
 GPU_TILE_OVERHEAD = 50e-6
 
 
@@ -236,7 +180,7 @@ def plan_tiles(n0, n1, K0, K1, cplx, itemsize, gpu=False):
 
 
 def fft_cost_estimate(n0, n1, K0, K1, dtype, fast_float32=False):
-    """Estimated seconds for :func:`fft_correlate_window` on this machine
+    """Estimated seconds for :func:`fft_correlate_window` on the CPU
     (NumPy + scipy.fft, 2 workers) for an ``n0 x n1`` output window and a
     ``K0 x K1`` kernel of ``dtype``.  Pure function (no FFT is run)."""
     n0, n1, K0, K1 = int(n0), int(n1), int(K0), int(K1)
@@ -272,8 +216,7 @@ _TLS = threading.local()
 def _workspace(shape, dtype):
     """An uninitialised NumPy buffer of ``shape``, reused across calls of one
     thread.  A fresh multi-megabyte array per call costs a page fault per 4 KiB
-    when the allocator has returned the memory to the system: 2,000 faults
-    and about 4 ms of a 9 ms call at 512x512 on the development machine."""
+    when the allocator has returned the memory to the system."""
     n = math.prod(shape)
     if n * dtype.itemsize > WORKSPACE_MAX_BYTES:
         return np.empty(shape, dtype)
@@ -339,9 +282,9 @@ def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
     Precision: float32 / complex64 data are transformed in float64 /
     complex128 by default, because single-precision FFT errors are of the
     order ``1e-7 * sum|w| * max|x|`` everywhere and destroy the relative
-    accuracy of dim pixels in high-dynamic-range images (pixels at 1e-4 of the
-    maximum got 1e-3..3e-2 relative error).  ``fast_float32=True`` keeps the
-    transforms in float32 / complex64 (1.3-1.6x faster on large CPU windows).
+    accuracy of dim pixels in high-dynamic-range images.  ``fast_float32=True``
+    keeps the transforms in float32 / complex64 (faster; see
+    benchmarks/results/fitted_constants.md).
     """
     n0, n1 = int(n0), int(n1)
     if n0 <= 0 or n1 <= 0:

@@ -1,58 +1,14 @@
 """Separable and low-rank kernels: a 2-D window as ``r`` pairs of 1-D passes.
 
-When the weights ``w`` (K0, K1) are, within a tight tolerance, a sum of ``r``
-outer products (``r <= MAX_RANK``, 2 by default)::
-
-    w[p, q] = sum_k u_k[p] * v_k[q]
-
-the correlation of the window contract (see :mod:`corrconv_gpu._backends.cpu`)::
-
-    out[or0+i, oc0+j] = sum_{p<K0, q<K1} x[xr0+i+p, xc0+j+q] * W(p, q)
-
-(``W(p, q) = w[K0-1-p, K1-1-q]`` when ``flip``, conjugated when ``conj``) is
-computed, for each ``k``, as
-
-* pass 1: the rows ``xr0 .. xr0+n0+K0-2`` of ``x`` correlated with ``v_k`` as
-  a ``1 x K1`` kernel into a temporary ``t`` of shape ``(n0+K0-1, n1)``;
-* pass 2: ``t`` correlated with ``u_k`` as a ``K0 x 1`` kernel into the output
-  window (``k = 0``) or into a scratch window that is added to it (``k > 0``).
-
-Both passes call the *same* direct window function (``direct``: the Numba
-CPU kernel by default; the GPU backend passes its CUDA launch).  ``flip`` and
-``conj`` are handed to the passes unchanged: the 2-D kernel flipped is the
-outer products of the reversed factors, conjugated the outer products of the
-conjugated factors, and the direct method applies them to its (1-D)
-weights (the CUDA kernels read flipped indices; the CPU kernel gets a
-reversed copy of the K weights) -- no flipped copy of the image is made.  Cost:
-``(n0+K0-1)*n1*K1 + n0*n1*K0`` multiply-adds per pair instead of
-``n0*n1*K0*K1``.
-
-Decomposition (:func:`decompose`, memoized per weights)
--------------------------------------------------------
-* float / complex: SVD in float64 / complex128; the smallest ``r <= max_rank``
-  whose truncation residual satisfies ``sum|w - w_r| <= rtol * sum|w|`` is
-  taken (the truncation changes every output by at most
-  ``sum|w - w_r| * max|x|``, i.e. ``rtol * sum|w| * max|x|``: far inside the
-  float tolerance ``1e-5 * sum|w| * max|x|`` of the package).  ``rtol``
-  defaults to :data:`RTOL` (``1e-7`` for float32/complex64, ``1e-13`` for
-  float64/complex128).  The factors are balanced (``sqrt(sigma_k)`` on each
-  side) and cast to the compute dtype.  A decomposition whose factors would
-  amplify rounding (``sum_k sum|u_k| * sum|v_k| > max_growth * sum|w|``,
-  possible for rank >= 2 with cancelling terms) is refused.  Rank 1 has
-  growth exactly 1.
-* int64: rank 1 only, and only when ``w == outer(u, v)`` *exactly* with
-  integer ``u``, ``v`` (checked with Python integers: ``v`` is the first
-  nonzero row divided by its gcd, ``u[p]`` the integer ratio of row ``p`` to
-  ``v``).  The passes are then exact integer arithmetic modulo ``2**64``:
-  ``sum_p u_p sum_q v_q x = sum_{p,q} (u_p v_q) x`` holds in the ring, so the
-  result equals the direct method's bit for bit, wrap-around included.
-* A zero kernel, or a kernel with more than ``max_rank`` significant terms,
-  gives ``None`` (use another method).
-
-Precision of the passes (float32): pass 1 and pass 2 each round like a direct
-correlation with ``K1`` resp. ``K0`` taps, so the error is of the order of
-``(K0 + K1) * eps * sum|w| * max|x|`` (rank 1) -- typically *smaller* than the
-``K0 * K1``-tap direct sum.
+When the weights are, within a tight tolerance, a sum of ``r <= MAX_RANK``
+outer products ``w[p, q] = sum_k u_k[p] * v_k[q]`` (:func:`decompose`: a
+truncated SVD for floats, an exact integer rank-1 factorization for int64),
+each pair is a ``1 x K1`` pass over the rows into a temporary and a
+``K0 x 1`` pass into the output window: ``(n0+K0-1)*n1*K1 + n0*n1*K0``
+multiply-adds instead of ``n0*n1*K0*K1``. Both passes call the backend's
+direct window function with ``flip`` and ``conj`` unchanged (they apply to
+the factors as they do to ``w``), so no flipped copy is made; int64 passes
+wrap modulo ``2**64`` and equal the direct method bit for bit.
 """
 
 import math
@@ -97,8 +53,9 @@ def decompose(w, rtol=None, max_rank=MAX_RANK, *, dtype=None,
     for int64).  These are the factors of ``w`` itself: flip and conj are
     applied by :func:`separable_correlate_window`, so one decomposition serves
     correlation and convolution.  ``None`` when ``w`` is zero, not of rank
-    ``<= max_rank`` within ``rtol`` (see the module docstring), int64 and not
-    exactly rank 1 with integer factors, or of an unsupported dtype.
+    ``<= max_rank`` within ``rtol`` (``sum|w - w_r| <= rtol * sum|w|``),
+    int64 and not exactly rank 1 with integer factors, or of an unsupported
+    dtype.
 
     Memoized on the weights' bytes, dtype and shape and on the parameters
     (an LRU cache): the executor may call it for every piece of a call.
@@ -242,17 +199,12 @@ def separable_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1
 
 # ----------------------------------------------------------------------- cost
 
-# Seconds on the CPU backend (the Numba direct kernel, 2 threads, this 2-core
-# AVX-512 machine), fitted to medians of 2048 x 2048 windows (float32/64:
-# K = 3, 5, 7, 9, 15, 31, 63; complex64/128 and int64: K = 3, 15, 63) taken
-# while the machine was shared (load average ~4 on 2 cores): +-30%.
-#
-# One 1-D pass of K taps over n outputs costs n * (A + B * K): a per-output
-# floor A (the pass streams its input and output through memory; it dominates
-# up to K ~ 15) plus B per multiply-add (about the direct method's per-MAC
-# cost).  Every pair after the first adds a scratch window (ADD per output,
-# allocation and the in-place sum).  Every pass is one direct call
-# (PASS_OVERHEAD_S).
+# Seconds on the CPU backend (the Numba direct kernel, 2 threads). One 1-D
+# pass of K taps over n outputs costs n * (A + B * K): A, the pass streaming
+# its input and output, dominates up to K ~ 15; B is per multiply-add.  Each
+# pair after the first adds a scratch window (ADD per output); each pass is
+# one direct call (PASS_OVERHEAD_S).
+# fitted by timing the CPU backend (benchmarks/results/fitted_constants.md)
 SEP_PASS_COST = {
     # compute dtype -> (A: s per output, B: s per output per tap)
     np.dtype(np.float32): (2.4e-9, 0.105e-9),
@@ -279,7 +231,7 @@ def separable_cost_estimate(n0, n1, K0, K1, rank, dtype):
     ``rank * [(n0+K0-1)*n1*(A + B*K1) + n0*n1*(A + B*K0) + 2*PASS_OVERHEAD_S]
     + (rank-1)*n0*n1*ADD + CALL_OVERHEAD_S``; a 1 x K or K x 1 kernel (one
     pass, the direct method itself) costs ``n0*n1*(A + B*K0*K1)`` plus one
-    pass overhead.  Compare with ``_cost.direct_cost`` and
+    pass overhead.  Compare with ``_dispatch.cost.direct_cost`` and
     ``fft_cost_estimate``.  CPU only (GPU: not calibrated).
     """
     dt = np.dtype(dtype)

@@ -48,6 +48,9 @@ class Memo:
     def values(self):
         return list(self._values.values())
 
+    def items(self):
+        return list(self._values.items())
+
     def clear(self):
         with self._lock:
             self._values.clear()

@@ -47,8 +47,8 @@ class _Worker:
     """A daemon thread that runs one job at a time: ``start(job)`` hands it
     over by releasing a lock the thread waits on, ``join()`` waits for the
     job's end and returns its exception (or None).  Two plain locks: waking
-    the thread costs one lock release (12-25 us on the development VM, where
-    a ``concurrent.futures`` pool took 60-90 us per task)."""
+    the thread costs one lock release, several times less than a
+    ``concurrent.futures`` task (benchmarks/results/fitted_constants.md)."""
 
     def __init__(self, name):
         self._go = threading.Lock()

@@ -1,28 +1,13 @@
-"""CPU "direct" method: the register-blocked kernel of :mod:`._direct_kernel`
-(compiled by Numba, cached by :mod:`._native`; one variant per dtype and
-kernel-width class), run over row bands on threads.
+"""CPU "direct" method: the register-blocked kernel of :mod:`.direct_kernel`
+(compiled by Numba, cached by :mod:`.native`), run over row bands on threads.
 
-    correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1,
-                     boundary="constant", fill=0)
-
-computes, for 0 <= i < n0, 0 <= j < n1::
-
-    out[or0+i, oc0+j] = sum_{p<K0, q<K1} X[xr0+i+p, xc0+j+q] * W(p, q)
-
-with W(p, q) = w[K0-1-p, K1-1-q] if flip else w[p, q], conjugated if conj,
-and X the input extended by ``boundary`` (see :mod:`.._boundary`) where the
-window reaches outside it: ``xr0`` / ``xc0`` may be negative and the window
-may be larger than ``x``.  The kernel reads the extension through index maps
-built here, so no padded copy of the image is made.
-
-Threads: bands of output rows are independent, so large windows run as
-up to 4 * threads bands (see ``_BAND_WORK``), taken from a shared counter by
-the calling thread and threads - 1 worker threads
-(:func:`.._threads.run_shared`; the kernel is called through ctypes, which
-releases the GIL).  Small windows (see ``_SERIAL_WORK``) run on the calling
-thread alone, in a scratch array the launch keeps for its next call (a call
-that finds it taken, on another thread, makes its own).  The sum order of every
-output is fixed, so the result does not depend on the split.
+:func:`correlate_window` computes ``out[or0+i, oc0+j] = sum_{p<K0, q<K1}
+X[xr0+i+p, xc0+j+q] * W(p, q)``, ``W`` flipped / conjugated as asked and
+``X`` the input extended by ``boundary``, read through index maps built here
+(no padded copy). Large windows run as bands of output rows on the threads of
+:func:`corrconv_gpu._util.threads.run_shared` (ctypes releases the GIL), small
+ones on the calling thread alone. Every output's sum order is fixed, so the
+result does not depend on the split.
 """
 
 import numpy as np
@@ -42,15 +27,11 @@ _ACC_BYTES = 65536  # L2 budget of the accumulator ring (K0 rows of ch)
 _EXACT_MIN_OUTPUTS = 1 << 16
 _CH_MIN = 64        # column chunk bounds (elements)
 _CH_MAX = 8192
-# below this much work (outputs x (10 + taps), about 0.017-0.025 ns each for
-# float32 on one core) a window runs on the calling thread alone; above it,
-# in bands of at least _BAND_WORK (up to 4 per thread).  Waking a worker costs
-# 0.01-0.05 ms on the development VM, and a thread whose band ends while the
-# other holds the GIL waits for it, so short bands lose.  Measured interleaved
-# with cv2 and ndimage (float32 'same', one thread -> 2 threads in 2 to 4
-# bands, two runs each): 512^2 K=3 0.086 -> 0.109 ms, K=5 0.204-0.211 ->
-# 0.220-0.240 (both on one thread), K=7 0.387-0.417 -> 0.355-0.361 (a 15.5M
-# work window: one thread, a toss-up); 8 bands instead of 3 cost 3% at K=7.
+# below this much work (outputs x (10 + taps)) a window runs on the calling
+# thread alone; above it, in bands of at least _BAND_WORK (up to 4 per
+# thread): waking a worker costs time, and a thread whose band ends while
+# another holds the GIL waits for it, so short bands lose.
+# fitted by benchmarks/run_cpu.py (benchmarks/results/fitted_constants.md)
 _SERIAL_WORK = 1 << 24
 _BAND_WORK = 1 << 22
 

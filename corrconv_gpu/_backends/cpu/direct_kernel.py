@@ -1,60 +1,15 @@
-"""The CPU direct kernel: Python source that Numba compiles (see ``_native``).
+"""The CPU direct kernel: Python source that Numba compiles (see :mod:`.native`).
 
-    band(xp, nx, sx, wp, K0, K1, op, no, so, n1, ch, rlo, rhi,
-         rmapp, nr, cmapp, ulo, uhi, c0, fillp, accp, rowp)
-
-computes output rows ``rlo <= i < rhi`` (all ``n1`` columns) of::
-
-    out[i, j] = sum_{p<K0, q<K1} X[i + p, j + q] * W[p, q]
-
-where ``W`` (``wp``, K0*K1, flip / conj already applied) is read in the naive
-order and ``X`` is the boundary-extended input, described by index maps:
-extended row ``t`` is input row ``rmap[t]`` (``-1``: a row of the fill
-value); extended column ``u`` is input column ``c0 + u`` for ``ulo <= u <
-uhi`` and ``cmap[u]`` (``-1``: the fill value) elsewhere.  So the boundary
-is handled here, row by row, without a padded copy of the image: a row
-whose columns all lie inside the input is read in place; another is first
-copied, with its halo, into the scratch row ``rowp``.  Column chunks never
-straddle the edges of the part of the output that reads only the input; the
-chunks at the window's edges (widened to ``EDGE_CHUNK`` columns, or to the
-whole window when it fits one chunk; in the exact kernel to
-``EXACT_EDGE_CHUNK`` columns only) are the only ones that copy rows.
-
-Pointers: ``xp`` -> input (C order, row stride ``sx``, ``nx`` elements),
-``op`` -> out[0, 0] of the window (row stride ``so``, ``no`` elements
-reachable), ``fillp`` -> ``ch + K1 - 1`` fill values, ``accp`` -> scratch of
-``K0 * ch``, ``rowp`` -> scratch of ``ch + K1 - 1``.  Bands are independent
-(each caller passes its own scratch), so threads may run bands at once.
-
-The source is generated (:func:`source`) for the tap-group sizes ``T`` that
-a kernel width needs (``taps(K1)``), so that one compilation holds 4 or 8
-unrolled loops instead of 16.
-
-Small kernels (both sides <= ``exact_max(dtype)``: 9, complex 7) on large
-windows have a second, output-stationary variant generated for their exact
-size (:func:`source_exact`): blocks of ``EXACT_ROWS`` output rows, each
-walking the whole window width in column chunks, each column's
-accumulators in registers over all K0*K1 taps (every loaded x value feeds
-the outputs of the block that use it), one store per output and no
-accumulator traffic.  A block whose R + K0 - 1 input rows lie inside the
-input reads them in place; another first copies them, with fill values and
-halos, into scratch rows (``accp``), so each loop reads one array.  Every
-output is summed in the same naive order as in the ring kernel, so both give
-bitwise the same result.
-
-Loop structure (register blocking): the band walks the columns in chunks
-of ``ch`` and sweeps its input rows top to bottom.  Input row r feeds
-output rows k with 0 <= r - k < K0 (kernel row p = r - k); their
-accumulators live in a ring of K0 rows (slot k % K0), and an output row is
-written out as soon as its last input row is done, so each x element is
-read from memory about once.  The active output rows go in groups of
-m <= 4 and the K1 taps in groups of T <= 4: one pass over the columns loads
-the T shifted x vectors once and updates m accumulator rows with m*T
-multiply-adds (weights held in registers).  The inner loops (contiguous j,
-vectorized by LLVM) use uint64 indices so Numba emits no negative-index
-wraparound.  Each output is accumulated in exactly the naive order (from 0,
-kernel rows ascending, taps ascending, no FMA contraction), so the result
-does not depend on the band split or the thread count.
+``band(...)`` (signature in ``_PROLOGUE``) computes output rows
+``rlo <= i < rhi`` of ``out[i, j] = sum_{p<K0, q<K1} X[i + p, j + q] * W[p, q]``,
+``W`` already flipped / conjugated and ``X`` the boundary-extended input,
+read through row and column index maps (no padded copy of the image). Two
+variants: the ring kernel (:func:`source`: the accumulators of K0 output rows
+in a ring, m <= 4 rows x T <= 4 taps per unrolled loop, one compilation per
+tap-group set ``taps(K1)``) and, for small kernels on large windows, an
+output-stationary kernel generated for the exact size (:func:`source_exact`).
+Both sum every output in the same naive order without FMA contraction, so
+their results are bitwise equal and independent of band split and threads.
 """
 
 def taps(K1):
@@ -123,9 +78,9 @@ def source(tset):
 #: The edge chunks (which read the boundary extension through a row copy)
 #: are widened into the interior to this many columns, or to the whole
 #: window when it fits in one chunk: an edge chunk of K1 // 2 columns runs
-#: its whole row loop for a few outputs per row (512x512 'same' 7x7 took
-#: 0.65 ms against 0.40 ms for 'valid'; now 0.36 ms), and copying full chunks
-#: cost the 5x5-and-smaller kernel ~15% on wide windows.
+#: its whole row loop for a few outputs per row, while widening them to a
+#: full chunk makes small kernels copy too much on wide windows.
+#: fitted by benchmarks/run_cpu.py (benchmarks/results/fitted_constants.md)
 EDGE_CHUNK = 64
 
 # the column chunks of a band (shared by both kernels): the loop header
@@ -245,13 +200,10 @@ _U3 = np.uint64(3)
 # ----------------------------------------------------------------------------
 
 #: Largest kernel side with an exact-size variant, and the output rows per
-#: block.  Each size compiles once per dtype (one loop body serves the input
-#: read in place and the staged rows): a 9x9 one in ~3.2 s (float32, float64,
-#: int64; within the first-call budget of 5 s), and it runs 1.1-1.5x faster
-#: than the ring kernel from 512^2 to 4096^2 (float32 2048^2 'same', 2
-#: threads: 5.0 ms against 7.0; 7x7 3.7 against 7.0).  A complex 9x9 takes
-#: 4.2-5.1 s, so complex stops at ``EXACT_MAX_COMPLEX`` (7x7: 2.7-2.9 s; see
+#: block.  Each size compiles once per dtype, within the first-call budget of
+#: 5 s; complex compiles slower, so it stops at ``EXACT_MAX_COMPLEX`` (see
 #: :func:`exact_max`).
+#: fitted by benchmarks/compile_time.py, run_cpu.py (benchmarks/results/fitted_constants.md)
 EXACT_MAX = 9
 EXACT_MAX_COMPLEX = 7
 EXACT_ROWS = 4
@@ -265,9 +217,8 @@ EXACT_CHUNK = 512
 #: else LLVM gives up vectorizing) and copy them out.
 EXACT_UNSTAGED_TAPS = 9
 #: The exact kernel's edge chunks are widened to this many columns only, not
-#: to the whole window: it pays its edge copies per block of rows (512^2
-#: 'same', one thread: 5x5 0.25 -> 0.20 ms, 3x3 0.104 -> 0.093 ms; no change
-#: at 2048^2)
+#: to the whole window: it pays its edge copies per block of rows.
+#: fitted by benchmarks/run_cpu.py (benchmarks/results/fitted_constants.md)
 EXACT_EDGE_CHUNK = 16
 
 
@@ -306,8 +257,8 @@ def exact_ring_rows(K0):
 
 
 def source_exact(K0, K1):
-    """Source of ``band`` for exactly K0 x K1 weights (see the module
-    docstring); ``ch`` must be at most ``EXACT_CHUNK`` and ``rowp`` must
+    """Source of ``band`` for exactly K0 x K1 weights (see
+    docs/design-notes.md); ``ch`` must be at most ``EXACT_CHUNK`` and ``rowp`` must
     point to ``EXACT_ROWS * EXACT_CHUNK`` scratch elements.  A band must
     have at least ``EXACT_ROWS`` rows: its last block is shifted up to end
     at the band's end (rows recomputed, same values)."""

@@ -1,20 +1,13 @@
 """Machine code for the CPU direct kernel: compiled by Numba once, then cached.
 
-The kernel (:mod:`._direct_kernel`) is compiled by Numba as a C-callable
-function (``numba.cfunc``, ``error_model='numpy'``, no fastmath) per dtype
-and variant: the ring kernel per set of tap-group sizes (4 or 8 unrolled
-loops; see ``taps``), the exact kernel per small kernel size.
-Its object code is written to a cache file; a later process maps that file
-with llvmlite's MCJIT and calls it through ctypes, without importing Numba
-(whose import and first cached dispatch cost ~0.6 s; this load costs
-~0.1 s).  ctypes releases the GIL during the call, so Python threads run
-bands of one image in parallel.
-
-Cache key: the generated kernel source, the dtype, the Numba and llvmlite versions and
-the host CPU (name and features).  Cache folder: ``CORRCONV_GPU_CPU_CACHE``,
-else ``$NUMBA_CACHE_DIR/corrconv_gpu``, else ``$XDG_CACHE_HOME/corrconv_gpu``
-(``~/.cache/corrconv_gpu``).  A file that cannot be read, written or loaded
-is not an error: the kernel is then compiled by Numba in this process.
+The kernel (:mod:`.direct_kernel`) is compiled as a C-callable ``numba.cfunc``
+(``error_model='numpy'``, no fastmath) per dtype and variant, and its object
+code is written to a cache file; a later process maps that file with
+llvmlite's MCJIT and calls it through ctypes without importing Numba (whose
+import and first dispatch cost several times more). ctypes releases the GIL,
+so threads run bands in parallel. The cache key covers the source, dtype,
+Numba and llvmlite versions and host CPU; the folder is :func:`cache_dir`. An
+unusable cache file is not an error: the kernel is then compiled here.
 """
 import ctypes
 import hashlib
@@ -36,7 +29,7 @@ __all__ = ["kernel", "DTYPES", "cache_dir"]
 DTYPES = {d: d.name for d in ACCUMULATOR_DTYPES}
 
 # the kernel's parameters, in order: p = pointer to the dtype, P = pointer to
-# int64, i = int64 (see _direct_kernel.band)
+# int64, i = int64 (see direct_kernel.band)
 _PARAMS = "piipiipiiiiiiPiPiiippp"
 
 _KERNELS = Memo()  # (dtype, variant) -> ctypes function
@@ -44,7 +37,9 @@ _KEEP = []         # objects whose lifetime must span the process (engines, cfun
 
 
 def cache_dir():
-    """The folder of the cached object files (see the module docstring)."""
+    """The folder of the cached object files: ``CORRCONV_GPU_CPU_CACHE``, else
+    ``$NUMBA_CACHE_DIR/corrconv_gpu``, else ``$XDG_CACHE_HOME/corrconv_gpu``
+    (``~/.cache/corrconv_gpu``)."""
     d = os.environ.get("CORRCONV_GPU_CPU_CACHE")
     if d:
         return Path(d)
@@ -176,7 +171,7 @@ def kernel(dtype, variant):
     """The kernel for ``dtype`` and ``variant`` as a ctypes function (memoized).
 
     ``variant``: ``("ring", tset)`` (tap-group sizes, see
-    ``_direct_kernel.taps``) or ``("exact", K0, K1)``.
+    ``direct_kernel.taps``) or ``("exact", K0, K1)``.
     """
     key = (np.dtype(dtype), tuple(variant))
     return _KERNELS.get(key, lambda: _ctypes_fn()(_address(*key)))

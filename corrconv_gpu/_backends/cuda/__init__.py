@@ -1,24 +1,14 @@
 """The CUDA backend: executes a plan with the kernels of ``kernels/*.cu``.
 
-Two executors share every line of launch code (grid, block, shared memory,
-argument packing: :func:`.launch.launch_corr2d`):
-
-* ``cuda``: CuPy device arrays, ``cupy.RawModule`` modules, the current
-  device and stream. CuPy in, CuPy out; the data never leaves the device.
-  A NumPy input is copied to the device and the result back.
-* ``emulated``: NumPy arrays, the CPU emulator's ``EmuModule`` compiling the
-  same ``.cu`` source with g++ (tests and CI, where there is no GPU).
-
-Methods on this backend: ``direct`` is one launch of the tiled kernel, the
-boundary applied on the device; ``separable`` is two launches of the same
-kernel per rank-1 term (1 x K1 then K0 x 1); ``fft`` is the array-namespace
-FFT method with ``cupy.fft`` (cuFFT) over the boundary-extended input. The
-dispatcher (:mod:`corrconv_gpu._dispatch`) chooses among them.
-
-A NumPy input whose working set exceeds the device memory budget (the user's
-``memory_budget`` / ``CORRCONV_GPU_MEMORY_BUDGET``, or the free device memory)
-runs the direct kernel over pipelined row bands: :mod:`.outofcore` (a NumPy
-result; every method falls back to direct there).
+Two executors share every line of launch code (:func:`.launch.launch_corr2d`):
+``cuda`` (CuPy arrays, ``cupy.RawModule``; a NumPy input is copied to the
+device and the result back) and ``emulated`` (NumPy arrays, the CPU
+emulator's ``EmuModule`` compiling the same ``.cu`` source: tests and CI).
+Methods: ``direct`` is one launch, the boundary applied on the device;
+``separable`` two launches of the same kernel per rank-1 term; ``fft`` the
+array-namespace FFT method with ``cupy.fft``. A NumPy input larger than the
+device memory budget runs the direct kernel in pipelined row bands
+(:mod:`.outofcore`).
 """
 
 import numpy as np

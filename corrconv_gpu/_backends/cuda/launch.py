@@ -5,7 +5,7 @@ returns a callable ``fn(grid, block, args, shared_mem=0)`` -- a
 ``cupy.RawModule`` (device arrays) or the CPU emulator's module (NumPy
 arrays): it only reads ``.shape``, ``.strides``, ``.dtype`` and
 ``.itemsize`` of the arrays and passes the arrays themselves as pointer
-arguments.  The numbers come from the one table in ``_params.py``.
+arguments.  The numbers come from the one table in ``params.py``.
 """
 
 import warnings
@@ -130,7 +130,7 @@ def launch_config(dtype, K, O, nbatch=1, max_grid=None, M=None, r=None):
     ``O = (O0, O1)`` and ``nbatch`` batch items.
 
     The tiling (sliding axis, block, tile) comes from the table in
-    ``_params.py`` (:func:`_params.tiling`); then the chunks
+    ``params.py`` (:func:`.params.tiling`); then the chunks
     (:func:`choose_chunks`), the dynamic shared memory and the grid (capped
     by ``max_grid``: an int for every dimension or an ``(x, y, z)`` tuple;
     the kernel's grid-stride loops cover the rest).  Given the input shape

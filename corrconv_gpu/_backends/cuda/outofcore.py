@@ -1,80 +1,15 @@
-"""Inputs larger than device memory: the direct method in row bands with halos.
+"""Inputs larger than device memory: the direct method in pipelined row bands.
 
-A NumPy input whose device working set (input, output, weights and the
-method's temporaries, see :func:`working_set_bytes`) exceeds the budget --
-a user-set :func:`memory_budget` / ``CORRCONV_GPU_MEMORY_BUDGET`` (bytes),
-or on a real GPU the free device memory times :data:`SAFETY` (the smaller
-of the two) -- is filtered in bands by :func:`execute_banded`; the CUDA
-backend's ``execute`` calls it (CuPy inputs are never banded: they already
-fit). The result is a NumPy array, identical to the in-memory direct call.
-
-Band geometry (shared by the GPU and the emulator)
---------------------------------------------------
-The output ``(B, O0, O1)`` is cut into bands of ``nf`` whole frames when one
-whole frame fits the budget and there is more than one frame ("frame
-bands", one 3-D launch per band), else into bands of ``h`` output rows of
-one frame ("row bands"; frames one after another). Output rows
-``[i0, i1)`` read the input rows ``[i0 + r0, i1 + r0 + K0 - 1)`` -- the band
-plus its halo of ``K0 - 1`` rows. The band's input is built on the host,
-all columns of the input (the device applies the column boundary with the
-real offset ``r1``):
-
-* ``wrap``/``symmetric``/``mirror``/``nearest``: the needed rows mapped to
-  real rows by :func:`corrconv_gpu._boundary.extend_index` (copied in runs
-  of consecutive rows), so the band holds exactly the needed rows and is
-  launched with row offset 0: the device never extends rows.
-* ``constant``: only the needed rows that exist (``[0, M0)`` clipped), launched
-  with the row offset of the first needed row relative to them, so the
-  device fills the missing rows exactly as in the in-memory launch (the
-  fill value stays the kernel's fill parameter -- e.g. float32 for float16
-  data -- instead of being rounded to the element type on the host, and no
-  fill rows are transferred). A band needing no real row uploads nothing.
-
-A band whose own launch configuration would differ from the WHOLE
-problem's (tiling, block, weight chunks) is launched with the whole
-problem's (:class:`_WholeConfig`): the kernel's summation order depends on
-its weight chunks, which depend on the tiling the launch table picks for the
-output shape, so such a band could otherwise round differently from the
-in-memory call (kernels large enough to be chunked, e.g. 40 x 40 float32).
-
-Device memory per band: ``NSLOTS`` (2) input buffers of ``nf*(h+K0-1)*M1``
-and 2 output buffers of ``nf*h*O1`` elements plus the weights
-(:func:`band_bytes`); the height ``h`` (or ``nf``) is the largest that fits
-the budget, then evened out over the band count. At least ``min_bands``
-bands (default :data:`MIN_BANDS`; frame bands: at most one per frame, so
-evening out may leave fewer) are made so that the pipeline overlaps.
-One output row that does not fit raises :class:`MemoryBudgetError` (a
-``MemoryError`` and a ``ValueError``) naming the budget. Pinned host staging
-(the same sizes) is host memory and not counted; the result is one NumPy
-array of the full output (ordinary pageable memory).
-
-Pipeline
---------
-With 2 slots, band ``k`` uses slot ``k % 2``: while band ``k`` is copied to
-the device (stream ``h2d``), band ``k-1`` is computed (stream ``compute``)
-and band ``k-2`` copied back (stream ``d2h``); events order each slot's
-reuse (the copy into a device input buffer waits for the compute that read
-it, the compute into an output buffer waits for the copy-back that read it),
-and the host packs band ``k`` into pinned staging and unpacks band ``k-2``
-meanwhile. :class:`_StreamPipeline` holds all stream, event and pinned
-memory logic; :class:`_SyncPipeline` is its synchronous stand-in (the
-emulator: NumPy "device" buffers, no streams). The band loop
-(:func:`_run_bands`) is the same for both.
-
-Methods
--------
-Banding runs the direct kernel only: ``auto``, ``separable`` and ``fft``
-fall back to ``direct`` when the call is banded (identical to an in-memory
-``method='direct'`` call; within rounding of the other methods).
-
-Statistics
-----------
-:data:`last_stats` (a :class:`BandStats`) describes the last banded run
-(process-wide; None before the first): band count and geometry, budget,
-bytes moved and times -- per band and summed -- of the host-to-device
-copies, the launches and the device-to-host copies (CUDA event times on
-the GPU, ``perf_counter`` times on the emulator), host packing and the
-total wall time.
+A NumPy input whose device working set (:func:`working_set_bytes`) exceeds
+the budget -- :func:`memory_budget` / ``CORRCONV_GPU_MEMORY_BUDGET`` and, on
+a GPU, ``SAFETY`` times the free device memory -- is filtered by
+:func:`execute_banded` in bands of whole frames or of output rows, each with
+its ``K0 - 1`` row halo gathered on the host (:func:`band_geometry`,
+:func:`band_rows`). Every band runs the direct kernel in the whole problem's
+launch configuration (:class:`_WholeConfig`), so the result equals the
+in-memory ``method='direct'`` call. Copies and compute overlap on three
+streams (:class:`_StreamPipeline`; the emulator runs the same band loop
+synchronously). :data:`last_stats` describes the last banded run.
 """
 
 import contextlib
@@ -162,10 +97,10 @@ def memory_budget(nbytes):
     Examples
     --------
     >>> import numpy as np, corrconv_gpu as cc
-    >>> from corrconv_gpu import _banded
-    >>> with cc.use_backend("emulated"), _banded.memory_budget("16K"):
+    >>> from corrconv_gpu._backends.cuda import outofcore
+    >>> with cc.use_backend("emulated"), outofcore.memory_budget("16K"):
     ...     out = cc.correlate2d(np.ones((64, 64)), np.ones((3, 3)), "same")
-    >>> float(out[10, 10]), _banded.last_stats.bands, _banded.last_stats.rows_per_band
+    >>> float(out[10, 10]), outofcore.last_stats.bands, outofcore.last_stats.rows_per_band
     (9.0, 11, 6)
     """
     value = _check_budget(nbytes)
@@ -498,7 +433,7 @@ class _StreamPipeline(_Slots):
 class _WholeConfig:
     """Module proxy: a band whose own launch configuration differs from the
     whole problem's (tiling, block, chunks, shared memory) is launched with
-    the whole problem's :class:`~corrconv_gpu._cuda.LaunchConfig`, its grid
+    the whole problem's :class:`~corrconv_gpu._backends.cuda.launch.LaunchConfig`, its grid
     trimmed to the band, so that each output is summed in the in-memory
     call's order. Bands whose configuration agrees pass through untouched.
 
@@ -539,7 +474,7 @@ class _WholeConfig:
                     or tuple(int(a) for a in args[-n:])
                     != tuple(int(getattr(own, f)) for f in self.tail)):
                 raise RuntimeError("launch_corr2d's launch layout changed; update "
-                                   "corrconv_gpu._banded._WholeConfig")
+                                   "corrconv_gpu._backends.cuda.outofcore._WholeConfig")
             th = whole.tile[0]
             g = whole.grid
             grid = (g[0], max(1, min(g[1], -(-rows // th))), max(1, min(g[2], frames)))

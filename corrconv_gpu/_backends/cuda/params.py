@@ -2,42 +2,14 @@
 for tile shape, outputs per thread, block size and shared-memory budgets),
 and the occupancy calculator that checks it.
 
-Per dtype (:data:`LAUNCH_TABLE`):
-
-``opt``
-    outputs per thread (register blocking; the kernel's ``OPT`` template
-    parameter, so it is part of the name expression).  Each thread owns
-    ``opt`` CONSECUTIVE outputs along the sliding axis and slides a register
-    window of ``opt + VEC`` inputs over the taps of that axis (``VEC`` = 4
-    for float32/float16 tiles, 2 for float64, 1 otherwise: the elements of
-    one 16-byte shared load); ``opt`` must be a multiple of ``VEC`` for the
-    vector path.
-``tall``, ``wide``
-    ``(BX, BY)`` threads of the two 2-D tilings: ``tall`` slides down
-    columns (sliding axis = rows; each thread computes ``opt`` outputs down a
-    column, output tile ``(BY*opt) x BX``), ``wide`` along rows (tile
-    ``BY x (BX*opt)``).  Both have the same number of threads, at most
-    ``CORRCONV_MAX_THREADS`` (256, the kernel's ``__launch_bounds__``).
-``smem_budget``
-    bytes of dynamic shared memory a launch may use.  The input tile + halo
-    of the whole kernel stays resident when it fits (staged ONCE per output
-    tile); the weights are then streamed in chunks that fit next to it.
-    24 KiB (4-byte tiles) / 40 KiB (8- and 16-byte tiles): at most
-    ``4 * (40 + 1) = 164`` KiB for 4 resident blocks of 256 threads (or 8 of 128) on
-    sm_80 (50% occupancy; the +1 KiB is the per-block reservation), and a 31x31
-    float64 kernel's 62x62 tile + halo (30.75 KiB) still fits.
-
-Per kernel shape (:func:`tiling`): kernels taller than wide (``K0 > K1``)
-slide down columns (``tall``), the others, square ones included, along rows
-(``wide``: the input tile is staged row-major, without the transposed
-shared-memory stores of the column tiling; on an H100 the row tiling was
-1.3-2.2x faster for square kernels); flat outputs (``O0 < 8``: 1-D
-``numpy.correlate``) use ``r`` rows of ``threads/r`` threads sliding along
-rows, thin ones (``O1 < 8``) ``c`` columns of ``threads/c`` threads sliding
-down columns.  No run-time tuning.
-
-``SMEM_LIMIT`` is the hard ceiling (48 KiB: no opt-in attribute needed on
-any architecture).  The kernel template's own limits are in corr2d.cu.
+Per dtype, :data:`LAUNCH_TABLE` gives ``opt`` (consecutive outputs per thread
+along the sliding axis: the kernel's ``OPT`` template parameter), the blocks
+``tall`` (sliding down columns) and ``wide`` (along rows) as ``(BX, BY)``, and
+``smem_budget`` (dynamic shared memory per launch, sized for 50% occupancy
+on sm_80). :func:`tiling` picks per shape: kernels taller than wide slide down
+columns, the others along rows; outputs thinner than ``THIN`` get flat
+tilings. ``SMEM_LIMIT`` (48 KiB) needs no opt-in attribute on any
+architecture. No run-time tuning.
 """
 
 from collections import namedtuple
@@ -57,12 +29,9 @@ _F = 19 * 1024
 _L = 40 * 1024
 _TALL, _WIDE = (32, 8), (8, 32)
 
-# dtype name -> LaunchParams.  float32 / float16 (float tiles): 8 outputs per
-# thread in blocks of 128 threads, measured on an H100 (benchmarks/
-# gpu_probe.py --explore, 4096^2 'same', kernel time alone): against the
-# first table (opt 4, 256 threads, square kernels sliding down columns)
-# K=3 0.209 -> 0.093 ms, K=7 0.263 -> 0.129, K=15 0.497 -> 0.323,
-# K=31 1.555 -> 1.174.  The other dtypes keep the first table's blocks.
+# dtype name -> LaunchParams.  float32 / float16: 8 outputs per thread in
+# blocks of 128 threads; the other dtypes 4 (complex128: 2) in blocks of 256.
+# fitted by benchmarks/gpu_probe.py --explore (benchmarks/results/fitted_constants.md)
 _FLOAT = LaunchParams(opt=8, tall=(32, 4), wide=(8, 16), smem_budget=_F)
 _NARROW = LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_S)   # <= 4-byte ints, bool
 _BROAD = LaunchParams(opt=4, tall=_TALL, wide=_WIDE, smem_budget=_L)    # 8- and 16-byte types

@@ -5,14 +5,13 @@ consistency checks only (budgets belong to another issue) and prints its
 table (run with -s to see it).
 """
 import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
 
 from corrconv_gpu._emu import COUNTER_KEYS, EmuLaunchError, EmuModule
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from conftest import ROOT
 
 TOY = r"""
 #include <cupy/complex.cuh>

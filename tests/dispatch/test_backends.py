@@ -16,7 +16,9 @@ from corrconv_gpu import BackendInfo
 X = np.arange(20.0).reshape(4, 5)
 W = np.array([[1.0, -2.0], [0.5, 3.0]])
 WANT = signal.correlate2d(X, W, "same", "symm")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT  # noqa: E402
+
+REPO = str(ROOT)
 
 
 def test_backends_report():

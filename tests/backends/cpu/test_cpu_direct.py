@@ -9,40 +9,14 @@ import textwrap
 import numpy as np
 import pytest
 
+from conftest import window_data as _data, window_expected as _expected
 from corrconv_gpu import reference
-from corrconv_gpu._boundary import extended_block
 from corrconv_gpu._backends.cpu import direct as _direct
 from corrconv_gpu._backends.cpu import direct_kernel as _direct_kernel
 from corrconv_gpu._backends.cpu import native as _native
 
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128, np.int64]
 BOUNDARIES = ["constant", "wrap", "symmetric", "mirror", "nearest"]
-
-
-def _data(shape, dtype, rng):
-    dt = np.dtype(dtype)
-    if dt.kind == "i":
-        return rng.integers(-50, 50, size=shape).astype(dt)
-    x = rng.standard_normal(shape)
-    if dt.kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dt)
-
-
-def _expected(x, xr0, xc0, w, flip, conj, n0, n1, boundary, fill):
-    """The window from a boundary-extended copy, summed by the reference."""
-    k0, k1 = w.shape
-    ext = extended_block(x, (xr0, xr0 + n0 + k0 - 1), (xc0, xc0 + n1 + k1 - 1),
-                         boundary, fill)
-    wk = w[::-1, ::-1] if flip else w
-    if conj:
-        wk = np.conj(wk)
-    acc = np.zeros((n0, n1), dtype=np.result_type(x.dtype, np.float64)
-                   if x.dtype.kind != "i" else np.int64)
-    for p in range(k0):
-        for q in range(k1):
-            acc = acc + ext[p:p + n0, q:q + n1] * wk[p, q]
-    return acc
 
 
 def _run(x, xr0, xc0, w, n0, n1, boundary="constant", fill=0, flip=False,

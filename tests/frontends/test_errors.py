@@ -5,24 +5,13 @@ expected exception and compares type and message with ours.
 """
 
 import re
-import warnings
 
 import numpy as np
 import pytest
 from scipy import signal
 
 import corrconv_gpu as cc
-
-
-def outcome(call):
-    """('ok', result) or ('raise', type, message) of ``call()``."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with np.errstate(all="ignore"):
-                return ("ok", call())
-    except Exception as exc:  # noqa: BLE001 - we compare whatever they raise
-        return ("raise", type(exc), str(exc))
+from conftest import outcome   # ('ok', result) or ('raise', type, message)
 
 
 def assert_same_outcome(ours, theirs):
@@ -124,7 +113,7 @@ W = np.ones((2, 2), np.int64)
 
 
 # a 3-D in1 with a 2-D in2 is a stack of frames (the `axes` extension,
-# tests/test_batched.py); a 3-D kernel is still refused
+# tests/frontends/test_batched.py); a 3-D kernel is still refused
 @pytest.mark.parametrize("in1,in2", [
     (np.ones(3), W), (X, np.ones(2)), (X, np.ones((2, 2, 2))), (5, W), (X, 5), ([1, 2], [[1]]),
 ])

@@ -25,7 +25,7 @@ from corrconv_gpu._backends.cuda import outofcore as _banded
 from corrconv_gpu import ndimage as cnd
 from corrconv_gpu._backends.cuda.outofcore import memory_budget
 from corrconv_gpu._util.cast import c_integer
-from test_errors import outcome    # ('ok', result) or ('raise', type, message)
+from conftest import outcome    # ('ok', result) or ('raise', type, message)
 
 x86_only = pytest.mark.skipif(
     platform.machine().lower() not in ("x86_64", "amd64"),

@@ -18,7 +18,6 @@ The table is printed with ``-s``.  ~1 minute on 2 cores (NVRTC: 4 programs;
 emulator: small images, cached builds).
 """
 import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
@@ -28,7 +27,7 @@ from corrconv_gpu import reference as ref
 from corrconv_gpu._backends.cuda import launch as _launch
 from corrconv_gpu._backends.cuda import params as _params
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from conftest import ROOT
 KS = [(k, k) for k in (1, 3, 5, 7, 9, 15, 31)] + [(3, 15), (15, 3), (1, 31), (31, 1)]
 DTYPES = ("float32", "float64")
 # (mode, image shape): valid mode keeps partial tiles (their padded work

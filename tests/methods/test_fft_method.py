@@ -9,7 +9,7 @@ import pytest
 from corrconv_gpu._util import threads as _threads
 from corrconv_gpu._boundary import extended_block
 from corrconv_gpu._methods import fft as F
-from test_cpu_direct import _data, _expected   # inputs; the window summed from an extended copy
+from conftest import window_data as _data, window_expected as _expected
 
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 BOUNDARIES = ["constant", "wrap", "symmetric", "mirror", "nearest"]
