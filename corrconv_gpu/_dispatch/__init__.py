@@ -35,11 +35,7 @@ def _finite(x, plan):
         plan.boundary != "constant" or bool(np.isfinite(plan.fillvalue)))
 
 
-def _pick(gpu):
-    return cost.choose_gpu if gpu else cost.choose_cpu
-
-
-def choose(be, gpu, plan, x, w, method, fast_float32):
+def choose(be, plan, x, w, method, fast_float32):
     """The method backend ``be`` runs a call with: ``(name, factors)``, name
     one of 'direct', 'separable' (with the weights' low-rank ``factors``),
     'fft' or, for types the compiled methods do not take, 'generic'.
@@ -49,11 +45,11 @@ def choose(be, gpu, plan, x, w, method, fast_float32):
     separable method's best case). 'fft' and 'separable' fall back to
     'direct' where they do not apply (integers, NaN/Inf, full rank)."""
     dtype = be.method_dtype(plan)
-    if not gpu and not be.compiled(dtype):
+    if not be.compiled(dtype):
         return "generic", None
     (n0, n1), (k0, k1) = plan.out_shape, w.shape
     fft_ok = be.fft_capable(dtype)
-    pick = _pick(gpu)
+    pick = cost.choose_gpu if be.NAME == "cuda" else cost.choose_cpu
     factors = None
     fdt = be.factor_dtype(dtype)
     if fdt is not None and (method == "separable" or (
@@ -110,10 +106,10 @@ def run(plan, x, w, method, fast_float32, signature=None):
     backend = select(is_cupy_array(x), *sizes(plan, x, w))
     if backend != "cpu":
         from .._backends import cuda
-        if not cuda.supports(plan):  # bool, object: the CPU path
+        if not cuda.supports(plan):  # object, long double: the CPU path
             backend = "cpu"
     if backend != "cpu":
-        name, factors = choose(cuda, True, plan, x, w, method, fast_float32)
+        name, factors = choose(cuda, plan, x, w, method, fast_float32)
         out = cuda.execute(plan, x, w, name, fast_float32, factors=factors,
                            emulated=backend == "emulated")
         # NumPy in, NumPy out; CuPy in, CuPy out (the emulator works on the host)
@@ -129,7 +125,7 @@ def run(plan, x, w, method, fast_float32, signature=None):
             if launch:
                 out = launch(xh, wh)
         if out is None:
-            name, factors = choose(cpu, False, plan, xh, wh, method, fast_float32)
+            name, factors = choose(cpu, plan, xh, wh, method, fast_float32)
             out = cpu.execute(plan, xh, wh, name, fast_float32, factors)
         out = xp.asarray(cast_result(out, plan.dtype))
     if plan.reverse_output:

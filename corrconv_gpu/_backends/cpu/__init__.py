@@ -37,6 +37,9 @@ def _method_fn(name):
     return correlate_window
 
 
+NAME = "cpu"
+
+
 def method_dtype(plan):
     """The dtype the methods run in on this backend (the plan's compute dtype)."""
     return plan.compute_dtype

@@ -14,7 +14,7 @@ device memory budget runs the direct kernel in pipelined row bands
 import numpy as np
 
 from ..._boundary import extended_block
-from .device import DEVICE_DTYPES, device as _device, supports  # noqa: F401
+from .device import DEVICE_DTYPES, device as _device, supports
 
 READY = True
 
@@ -31,9 +31,16 @@ def _window_direct(dev, max_grid=None):
     return run
 
 
+NAME = "cuda"
+
+
 def method_dtype(plan):
     """The dtype the methods run in on this backend (the result's)."""
     return plan.dtype
+
+
+def compiled(dtype):
+    return dtype in DEVICE_DTYPES
 
 
 def fft_capable(dtype):

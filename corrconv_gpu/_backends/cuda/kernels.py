@@ -223,13 +223,10 @@ class FunctionCache:
 
     def __init__(self, module):
         self.module = module
-        self._functions = {}
+        self._functions = Memo()
 
     def get_function(self, name):
-        fn = self._functions.get(name)
-        if fn is None:
-            fn = self._functions[name] = self.module.get_function(name)
-        return fn
+        return self._functions.get(name, lambda: self.module.get_function(name))
 
     def __getattr__(self, attr):
         return getattr(self.module, attr)
