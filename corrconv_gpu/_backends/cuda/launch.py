@@ -202,8 +202,13 @@ def fill_scalar(dtype, fillvalue):
         return np.asarray(fillvalue).astype(sdt, casting="unsafe")[()]
 
 
+def config_differs(a, b):
+    """Whether two :class:`LaunchConfig` differ other than in their grid."""
+    return any(getattr(a, k) != getattr(b, k) for k in a._fields if k != "grid")
+
+
 def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
-                  max_grid=None):
+                  max_grid=None, config=None):
     """Launch ``out[b, i, j] = sum_pq X(b, i + r0 + p, j + r1 + q) W(p, q)``.
 
     ``x``: (M0, M1) or (B, M0, M1); ``w``: (K0, K1); ``out``: (O0, O1) or
@@ -211,6 +216,10 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
     free, negative included).  ``boundary``: name or code 0..4; ``flip``:
     convolution; ``conj``: conjugate the weights (complex only).
     ``max_grid`` caps the grid (tests force grid-stride looping with it).
+    ``config``: a larger problem's :class:`LaunchConfig` (out-of-core bands:
+    the whole call's), launched with instead of this problem's own where they
+    differ, its grid trimmed to this output, so that each output is summed
+    in the larger problem's order.
     Returns the :class:`LaunchConfig` used (None when the output is empty).
     """
     dtype = np.dtype(x.dtype)
@@ -240,6 +249,10 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
         _check_rows(a, what)
 
     cfg = launch_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, M=(M0, M1), r=(r0, r1))
+    if config is not None and config_differs(cfg, config):
+        th, g = config.tile[0], config.grid
+        cfg = config._replace(grid=(g[0], max(1, min(g[1], -(-O0 // th))),
+                                    max(1, min(g[2], nbatch))))
     name = name_expression(dtype, flip, conj, code)
     args = kernel_args(x, w, out, r0, r1, fillvalue, cfg, nbatch, x_bstride, out_bstride)
     module.get_function(name)(cfg.grid, cfg.block, args, shared_mem=cfg.shared_mem)

@@ -6,7 +6,7 @@ a GPU, ``SAFETY`` times the free device memory -- is filtered by
 :func:`execute_banded` in bands of whole frames or of output rows, each with
 its ``K0 - 1`` row halo gathered on the host (:func:`band_geometry`,
 :func:`band_rows`). Every band runs the direct kernel in the whole problem's
-launch configuration (:class:`_WholeConfig`), so the result equals the
+launch configuration (``launch_corr2d(config=...)``), so the result equals the
 in-memory ``method='direct'`` call. Copies and compute overlap on three
 streams (:class:`_StreamPipeline`; the emulator runs the same band loop
 synchronously). :data:`last_stats` describes the last banded run.
@@ -430,60 +430,6 @@ class _StreamPipeline(_Slots):
 
 # ---------------------------------------------------------------- executor
 
-class _WholeConfig:
-    """Module proxy: a band whose own launch configuration differs from the
-    whole problem's (tiling, block, chunks, shared memory) is launched with
-    the whole problem's :class:`~corrconv_gpu._backends.cuda.launch.LaunchConfig`, its grid
-    trimmed to the band, so that each output is summed in the in-memory
-    call's order. Bands whose configuration agrees pass through untouched.
-
-    Forcing relies on ``launch_corr2d`` passing the scalar fields of the
-    config (``LaunchConfig`` fields other than grid, block, tile and
-    shared_mem: ``along_row, kc0, kc1, ...``) as the last kernel arguments,
-    in field order; that is checked against the band's own config before
-    each forced launch (a ``config=`` parameter of ``launch_corr2d`` would
-    make this proxy unneeded).
-    """
-
-    def __init__(self, module, dtype, kshape, whole, max_grid):
-        self.module = module
-        self.dtype = dtype
-        self.kshape = kshape
-        self.whole = whole
-        self.max_grid = max_grid
-        self.tail = tuple(f for f in type(whole)._fields
-                          if f not in ("grid", "block", "tile", "shared_mem"))
-        self.band = None         # (rows, cols, frames) of the next launch
-        self.forced = 0          # launches that needed the whole config
-
-    def set_band(self, rows, cols, frames):
-        self.band = (rows, cols, frames)
-
-    def get_function(self, name):
-        from .launch import launch_config
-        fn = self.module.get_function(name)
-        rows, cols, frames = self.band
-        whole = self.whole
-        own = launch_config(self.dtype, self.kshape, (rows, cols), frames, self.max_grid)
-        if all(getattr(own, k) == getattr(whole, k) for k in whole._fields if k != "grid"):
-            return fn
-        n = len(self.tail)
-
-        def launch(grid, block, args, shared_mem=0):
-            if (tuple(grid) != tuple(own.grid) or shared_mem != own.shared_mem
-                    or tuple(int(a) for a in args[-n:])
-                    != tuple(int(getattr(own, f)) for f in self.tail)):
-                raise RuntimeError("launch_corr2d's launch layout changed; update "
-                                   "corrconv_gpu._backends.cuda.outofcore._WholeConfig")
-            th = whole.tile[0]
-            g = whole.grid
-            grid = (g[0], max(1, min(g[1], -(-rows // th))), max(1, min(g[2], frames)))
-            args = tuple(args[:-n]) + tuple(np.int32(getattr(whole, f)) for f in self.tail)
-            self.forced += 1
-            return fn(grid, whole.block, args, shared_mem=whole.shared_mem)
-        return launch
-
-
 def execute_banded(plan, x, w, *, emulated=False, budget=None, max_grid=None,
                    min_bands=MIN_BANDS, _pipeline=None):
     """Run ``plan`` with the direct kernel over bands of a NumPy input.
@@ -495,8 +441,8 @@ def execute_banded(plan, x, w, *, emulated=False, budget=None, max_grid=None,
     :data:`last_stats`. (``_pipeline``: tests substitute the pipeline class.)
     """
     global last_stats
-    from .launch import launch_config, launch_corr2d
     from .device import device as _device, supports
+    from .launch import launch_config
 
     t_start = time.perf_counter()
     dtype = np.dtype(plan.dtype)
@@ -531,9 +477,8 @@ def execute_banded(plan, x, w, *, emulated=False, budget=None, max_grid=None,
     geom = band_geometry(plan, x3.shape, w_host.shape, budget, min_bands)
     wd = xp.ascontiguousarray(xp.asarray(w_host), dtype=dtype)
     k0, k1 = wd.shape
-    module = _WholeConfig(dev.module(dtype), dtype, (k0, k1),
-                          launch_config(dtype, (k0, k1), (o0, o1), x3.shape[0], max_grid),
-                          max_grid)
+    module = dev.module(dtype)
+    whole = launch_config(dtype, (k0, k1), (o0, o1), x3.shape[0], max_grid)
     fill = plan.fillvalue if plan.boundary == "constant" else 0
     if _pipeline is None:
         _pipeline = _SyncPipeline if emulated else _StreamPipeline
@@ -542,8 +487,7 @@ def execute_banded(plan, x, w, *, emulated=False, budget=None, max_grid=None,
                       frames_per_band=geom.frames, rows_per_band=geom.rows,
                       budget=budget, device_bytes=geom.device_bytes)
     try:
-        _run_bands(pipe, plan, x3, wd, out3, geom, module, fill, launch_corr2d,
-                   max_grid, stats)
+        _run_bands(pipe, plan, x3, wd, out3, geom, module, whole, fill, max_grid, stats)
         times = pipe.finish()
     finally:
         pipe.close()
@@ -551,15 +495,15 @@ def execute_banded(plan, x, w, *, emulated=False, budget=None, max_grid=None,
     stats.h2d_s = float(sum(t[0] for t in times))
     stats.compute_s = float(sum(t[1] for t in times))
     stats.d2h_s = float(sum(t[2] for t in times))
-    stats.forced_config = module.forced
     stats.wall_s = time.perf_counter() - t_start
     last_stats = stats
     return out
 
 
-def _run_bands(pipe, plan, x3, wd, out3, geom, module, fill, launch_corr2d,
-               max_grid, stats):
-    """The band loop: pack band k, submit it, unpack band k - NSLOTS."""
+def _run_bands(pipe, plan, x3, wd, out3, geom, module, whole, fill, max_grid, stats):
+    """The band loop: pack band k, submit it, unpack band k - NSLOTS; each
+    band launched in the whole problem's configuration ``whole``."""
+    from .launch import config_differs, launch_config, launch_corr2d
     m0, m1 = x3.shape[-2:]
     k0 = wd.shape[0]
     o1 = plan.out_shape[1]
@@ -589,10 +533,12 @@ def _run_bands(pipe, plan, x3, wd, out3, geom, module, fill, launch_corr2d,
         xin = pipe.device_in(slot, in_shape)
         xout = pipe.device_out(slot, out_shape)
 
-        def launch(xin=xin, xout=xout, r0=r0, h=h, nf=nf):
-            module.set_band(h, o1, nf)
+        if config_differs(launch_config(wd.dtype, wd.shape, (h, o1), nf, max_grid), whole):
+            stats.forced_config += 1
+
+        def launch(xin=xin, xout=xout, r0=r0):
             launch_corr2d(module, xin, wd, xout, r0, plan.offset[1], plan.flip,
-                          plan.conj, plan.boundary, fill, max_grid=max_grid)
+                          plan.conj, plan.boundary, fill, max_grid=max_grid, config=whole)
         pipe.submit(slot, in_shape, out_shape, launch)
         pending.append((slot, band, out_shape))
     while pending:
