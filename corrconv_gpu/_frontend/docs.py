@@ -127,9 +127,12 @@ axes = """axes : tuple of int or None, optional
         filtered along the specified axes; the others index a stack of
         signals or images, all filtered in one backend call. When `axes` is
         specified, a sequence `origin` must match the length of `axes`, and
-        ``weights.ndim == len(axes)``. At most two of the filtered axes may
-        have weights longer than 1 (1-D and 2-D filtering; 3-D kernels raise
-        ``ValueError``)."""
+        ``weights.ndim == len(axes)``. Weights of any dimensionality: a
+        filter over more than two axes runs, for each tap of the leading
+        filtered axes, the 2-D filter of the last two (accumulated in
+        float64, so an integer output may differ from SciPy's by one where
+        the sum lies within rounding of an integer: SciPy adds every product
+        in one C-order sequence)."""
 
 ndimage_ext = """method : {'auto', 'direct', 'fft'}, optional
         Extension (keyword-only): as in :func:`corrconv_gpu.correlate2d`.

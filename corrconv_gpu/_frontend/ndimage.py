@@ -1,10 +1,12 @@
 """scipy.ndimage.correlate / convolve / correlate1d / convolve1d: SciPy's
 checks in SciPy's order, dtypes and origins; one plan, one backend call."""
 
+import itertools
 import math
 
 import numpy as np
 
+from .._boundary import extend_index
 from .._dispatch import run
 from .._plan import ndimage_dtypes, plan_ndimage
 from .._util.arrays import array_namespace, is_cupy_array, to_numpy
@@ -36,14 +38,19 @@ def _skip_tiny(w):
 
 def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
              method, fast_float32):
-    """Filter ``x`` along ``active`` (0, 1 or 2 axes) with ``w`` of ``x.ndim`` dims.
+    """Filter ``x`` along ``active`` with ``w`` of ``x.ndim`` dims; the result
+    in ``cdt``.
 
     The filtered axes move last; a 1-D filter makes one (rows, N) frame of
     every line, a 2-D one a (B, H, W) stack; one backend call either way.
+    More filtered axes: :func:`_execute_nd`.
     """
     xp = array_namespace(x)
     if method == "auto" and np.dtype(out_dtype).kind in "biu":
         method = "direct"
+    if len(active) > 2:
+        return _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method,
+                           fast_float32)
     shape = x.shape
     if x.ndim == 0:
         x, w, active, origins = x.reshape(1), w.reshape(1), [0], [origins[0] if origins else 0]
@@ -66,9 +73,47 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
     return xp.moveaxis(out, dst, active).reshape(shape)
 
 
+def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method, fast_float32):
+    """More than two filtered axes: for every tap of the leading filtered axes,
+    the 2-D filter of the last two over a view of the input extended along
+    the leading axes (the rows the taps read past the edges, by ``boundary``),
+    accumulated in ``cdt``. Planes of zero weights are skipped (SciPy skips
+    those weights). The weights' leading taps are read reversed for
+    convolution; the 2-D filter reads the rest flipped itself."""
+    xp = array_namespace(x)
+    if x.size == 0:
+        return xp.zeros(x.shape, dtype=cdt)
+    lead, last = active[:-2], active[-2:]
+    xe = x if boundary != "constant" else x.astype(cdt)
+    for a in lead:
+        k, n = w.shape[a], x.shape[a]
+        lpad = k // 2 + origins[a]
+        idx, inside = extend_index(np.arange(-lpad, n + k - 1 - lpad), n, boundary)
+        xe = xp.take(xe, xp.asarray(idx), axis=a)
+        if boundary == "constant" and not inside.all():
+            sel = [slice(None)] * x.ndim
+            sel[a] = xp.asarray(np.flatnonzero(~inside))
+            xe[tuple(sel)] = cval
+    origins2 = [0 if a in lead else o for a, o in enumerate(origins)]
+    acc = None
+    for taps in itertools.product(*(range(w.shape[a]) for a in lead)):
+        xs = [slice(None)] * x.ndim
+        ws = [slice(None)] * x.ndim
+        for a, p in zip(lead, taps):
+            xs[a] = slice(p, p + x.shape[a])
+            q = w.shape[a] - 1 - p if flip else p
+            ws[a] = slice(q, q + 1)
+        wp = w[tuple(ws)]
+        if not wp.any():
+            continue
+        part = _execute(xe[tuple(xs)], wp, last, origins2, flip, boundary, cval, cdt, cdt,
+                        method, fast_float32)
+        acc = part if acc is None else acc.__iadd__(part)
+    return xp.zeros(x.shape, dtype=cdt) if acc is None else acc
+
+
 def correlate_or_convolve(input, weights, output, mode, cval, origin, convolution,
                            axes, method, fast_float32):
-    name = "convolve" if convolution else "correlate"
     x = _as_array(input)
     w = np.asarray(to_numpy(weights))
     complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)
@@ -99,7 +144,6 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
     origins = _validate.ndimage_c_ints(*origins)
     _validate.ndimage_check_dtypes(x.dtype, out_dtype, complex_output)
     active = [a for a in range(x.ndim) if w.shape[a] > 1]
-    _validate.ndimage_at_most_2d(active, w.shape, name)
     out = _execute(x, _skip_tiny(w), active, origins, convolution, boundary, cval,
                    cdt, out_dtype, method, fast_float32)
     return _output.deliver(out, array, out_dtype, cast_c_nd)

@@ -438,12 +438,3 @@ def ndimage_c_ints(*values):
     """The integers SciPy's C entry point parses last (axis, origins): an
     int-like value, or its ``TypeError``."""
     return [operator.index(v) for v in values]
-
-
-def ndimage_at_most_2d(active, wshape, name):
-    """Our limit: a filter with more than two axes of length > 1 is not supported."""
-    if len(active) > 2:
-        raise ValueError(f"{name}: only 1-D and 2-D filtering is supported, but "
-                         f"weights of shape {tuple(wshape)} extend over "
-                         f"{len(active)} axes (at most 2 may have length > 1; "
-                         f"filter a stack of 2-D frames with axes=)")

@@ -1,0 +1,137 @@
+"""scipy.ndimage.correlate/convolve over three and four axes (volumes), against SciPy.
+
+A filter over more than two axes runs the 2-D kernels once per tap of its
+leading axes; every mode, origin, dtype, layout and backend must give
+SciPy's values (float tolerance; integer outputs exactly where the sums are
+exact).
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+import corrconv_gpu as cc
+from corrconv_gpu import ndimage as cnd
+
+MODES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror",
+         "grid-constant", "grid-wrap"]
+FUNCS = [(cnd.correlate, ndi.correlate), (cnd.convolve, ndi.convolve)]
+
+
+def _close(got, want, x, w):
+    assert got.dtype == want.dtype and got.shape == want.shape
+    scale = max(float(np.abs(w).sum()) * max(float(np.abs(x).max()), 2.5), 1.0)
+    assert np.abs(got.astype(np.complex128) - want).max() <= 1e-12 * scale
+
+
+def _origins(kshape, which):
+    """Per axis: the smallest, zero or the largest origin SciPy accepts."""
+    lo = [-(k // 2) for k in kshape]
+    hi = [(k - 1) // 2 for k in kshape]
+    return {"lo": lo, "zero": [0] * len(kshape), "hi": hi,
+            "mixed": [lo[0], hi[1]] + [0] * (len(kshape) - 2)}[which]
+
+
+@pytest.mark.parametrize("backend", ["cpu", "emulated"])
+@pytest.mark.parametrize("mode", MODES)
+def test_3d_every_mode_and_origin(backend, mode, rng):
+    x = rng.standard_normal((7, 8, 9))
+    with cc.use_backend(backend):
+        for (ours, theirs), kshape in itertools.product(FUNCS, [(3, 3, 3), (2, 3, 4), (4, 1, 3)]):
+            w = rng.standard_normal(kshape)
+            for which in ("lo", "zero", "hi", "mixed"):
+                o = _origins(kshape, which)
+                got = ours(x, w, mode=mode, cval=-1.5, origin=o)
+                _close(got, theirs(x, w, mode=mode, cval=-1.5, origin=o), x, w)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap", "mirror", "nearest"])
+def test_4d_and_axes(mode, rng):
+    x = rng.standard_normal((4, 5, 6, 7))
+    w = rng.standard_normal((2, 3, 3, 2))
+    for ours, theirs in FUNCS:
+        _close(ours(x, w, mode=mode, cval=0.5), theirs(x, w, mode=mode, cval=0.5), x, w)
+        w3 = rng.standard_normal((3, 2, 3))
+        for axes in ((0, 1, 3), (1, 2, 3), (-4, 2, -1)):
+            _close(ours(x, w3, mode=mode, axes=axes, origin=(1, 0, -1)),
+                   theirs(x, w3, mode=mode, axes=axes, origin=(1, 0, -1)), x, w3)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "mirror", "wrap", "nearest", "constant"])
+def test_kernels_larger_than_the_volume(mode, rng):
+    x = rng.standard_normal((2, 3, 4))
+    w = rng.standard_normal((5, 7, 6))
+    for ours, theirs in FUNCS:
+        _close(ours(x, w, mode=mode, cval=2.0), theirs(x, w, mode=mode, cval=2.0), x, w)
+    one = rng.standard_normal((1, 3, 4))               # a singleton axis, filtered
+    _close(cnd.correlate(one, w, mode=mode), ndi.correlate(one, w, mode=mode), one, w)
+
+
+def test_dtypes_and_outputs(rng):
+    xi = rng.integers(0, 256, (6, 7, 8)).astype(np.uint8)
+    wi = rng.integers(-3, 4, (3, 3, 2)).astype(np.float64)   # exact sums: exact results
+    for ours, theirs in FUNCS:
+        for mode in ("reflect", "constant"):
+            got, want = ours(xi, wi, mode=mode, cval=7), theirs(xi, wi, mode=mode, cval=7)
+            assert got.dtype == np.uint8
+            np.testing.assert_array_equal(got, want)        # wraps as SciPy stores
+            for out in (np.int16, np.float32):
+                np.testing.assert_array_equal(ours(xi, wi, output=out, mode=mode),
+                                              theirs(xi, wi, output=out, mode=mode))
+        arr = np.empty(xi.shape, np.int32)
+        assert ours(xi, wi, output=arr) is arr
+        np.testing.assert_array_equal(arr, theirs(xi, wi, output=np.int32))
+    xf = rng.standard_normal((5, 6, 7)).astype(np.float32)
+    wc = rng.standard_normal((3, 2, 3)) + 1j * rng.standard_normal((3, 2, 3))
+    xc = xf + 1j * rng.standard_normal(xf.shape)
+    for ours, theirs in FUNCS:
+        got = ours(xf, wi[:, :2])
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, theirs(xf, wi[:, :2]), rtol=1e-6, atol=1e-5)
+        _close(ours(xf, wc, mode="wrap"), theirs(xf, wc, mode="wrap"), xf, wc)
+        _close(ours(xc, wc, mode="constant", cval=1 - 2j),
+               theirs(xc, wc, mode="constant", cval=1 - 2j), xc, wc)
+
+
+def test_views_and_inputs_unchanged(rng):
+    base = rng.standard_normal((9, 10, 12))
+    w = rng.standard_normal((3, 2, 3))
+    for view in (base[::2, 1:, ::-1], base.transpose(2, 0, 1), base[::-1, ::-1, ::3],
+                 np.asfortranarray(base)):
+        x0, w0 = view.copy(), w.copy()
+        for ours, theirs in FUNCS:
+            _close(ours(view, w, mode="mirror"), theirs(view, w, mode="mirror"), view, w)
+        np.testing.assert_array_equal(view, x0)
+        np.testing.assert_array_equal(w, w0)
+
+
+def test_zero_planes_of_the_kernel_skip_as_scipy(rng):
+    """SciPy skips weights with |w| <= DBL_EPSILON; a NaN under a zero plane
+    stays out of the result there too."""
+    x = rng.standard_normal((5, 6, 7))
+    x[0, 3, 3] = np.nan
+    w = rng.standard_normal((3, 3, 3))
+    w[0] = 0.0
+    w[2] = 1e-17
+    for ours, theirs in FUNCS:
+        got, want = ours(x, w, mode="nearest"), theirs(x, w, mode="nearest")
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        ok = ~np.isnan(want)
+        np.testing.assert_allclose(got[ok], want[ok], rtol=1e-12, atol=1e-12)
+
+
+def test_empty_and_dask(rng):
+    e = np.empty((0, 4, 5))
+    assert cnd.correlate(e, np.ones((3, 3, 3))).shape == (0, 4, 5)
+    da = pytest.importorskip("dask.array")
+    import corrconv_gpu.dask as ccd
+    x = rng.standard_normal((11, 9, 10))
+    w = rng.standard_normal((3, 4, 2))
+    d = da.from_array(x, chunks=(4, 5, 3))
+    for name in ("correlate", "convolve"):
+        for mode in ("reflect", "constant", "wrap"):
+            got = getattr(ccd, name)(d, w, mode=mode, cval=1.0, origin=(1, -1, 0)).compute()
+            want = getattr(ndi, name)(x, w, mode=mode, cval=1.0, origin=(1, -1, 0))
+            _close(got, want, x, w)
