@@ -26,13 +26,34 @@ def sizes(plan, x, w):
     return macs, (x.size + n_out) * np.dtype(plan.dtype).itemsize
 
 
-def _finite(x, plan):
+def finite(x, fill=None):
     """NaN/Inf in the input or the fill keep a problem off the FFT, whatever
     the method: an FFT would spread them over a whole tile, where SciPy
     confines them to the outputs that read them. Read only when an FFT would
     run (it reads the whole input)."""
     return bool(array_namespace(x).isfinite(x).all()) and (
-        plan.boundary != "constant" or bool(np.isfinite(plan.fillvalue)))
+        fill is None or bool(np.isfinite(fill)))
+
+
+def _finite(x, plan):
+    return finite(x, plan.fillvalue if plan.boundary == "constant" else None)
+
+
+def choose_nd(x, kshape, method, boundary, cval):
+    """'fft' or 'direct' (a 2-D pass per tap of the leading axes) for a
+    filter over more than two axes of ``x``; ``kshape``: the weights' length
+    on each filtered axis, by axis. 'fft' as asked or where the cost model
+    prefers it for 'auto'; never with NaN/Inf in the input or the fill."""
+    if method not in ("auto", "fft"):
+        return "direct"
+    if method == "auto":
+        ext = float(x.size)
+        for a, k in kshape.items():
+            ext = ext / max(x.shape[a], 1) * (x.shape[a] + k - 1)
+        ks = list(kshape.values())
+        if cost.choose_nd(x.size, math.prod(ks[:-2]), ks[-2], ks[-1], ext, True) != "fft":
+            return "direct"
+    return "fft" if finite(x, cval if boundary == "constant" else None) else "direct"
 
 
 def choose(be, plan, x, w, method, fast_float32):

@@ -53,6 +53,22 @@ def direct_cost(n0, n1, k0, k1, dtype):
     return DIRECT_OVERHEAD_S + n * (DIRECT_S_PER_OUT[dtype] + k0 * k1 * DIRECT_S_PER_MAC[dtype])
 
 
+# filters over more than two axes: a 2-D pass per tap of the leading axes
+# (plus copying and accumulating its result), or whole-array transforms
+# fitted by timing 128^3 and 256^3 volumes (benchmarks/results/fitted_constants.md)
+ND_PLANE_S_PER_OUT = 2.5e-9
+FFT_ND_S_PER_ELEM = 25e-9
+
+
+def choose_nd(nout, lead_taps, k0, k1, fft_elems, fft_ok):
+    """'fft' or 'direct' for a filter over more than two axes: ``nout``
+    outputs, ``lead_taps`` taps of the leading axes, a ``k0 x k1`` kernel on
+    the last two, ``fft_elems`` elements of the transformed array."""
+    direct = lead_taps * (direct_cost(nout, 1, k0, k1, np.float64)
+                          + nout * ND_PLANE_S_PER_OUT)
+    return "fft" if fft_ok and FFT_ND_S_PER_ELEM * fft_elems < direct else "direct"
+
+
 @memoize(1024)
 def choose_cpu(n0, n1, k0, k1, dtype, fast_float32=False, rank=None, fft_ok=True):
     """The cheapest of 'direct', 'separable' (when ``rank``) and 'fft' (when

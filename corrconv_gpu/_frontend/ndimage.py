@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from .._boundary import extend_index
-from .._dispatch import run
+from .._dispatch import choose_nd, run
+from .._methods.fft import fftn_correlate_valid
 from .._plan import ndimage_dtypes, plan_ndimage
 from .._util.arrays import array_namespace, is_cupy_array, to_numpy
 from .._util.cast import cast_c, cast_c_nd
@@ -73,19 +74,12 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
     return xp.moveaxis(out, dst, active).reshape(shape)
 
 
-def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method, fast_float32):
-    """More than two filtered axes: for every tap of the leading filtered axes,
-    the 2-D filter of the last two over a view of the input extended along
-    the leading axes (the rows the taps read past the edges, by ``boundary``),
-    accumulated in ``cdt``. Planes of zero weights are skipped (SciPy skips
-    those weights). The weights' leading taps are read reversed for
-    convolution; the 2-D filter reads the rest flipped itself."""
+def _extend(x, w, axes, origins, boundary, cval, cdt):
+    """``x`` extended along ``axes`` by the elements the filter reads past its
+    edges (``boundary``; ``cval`` for 'constant', in ``cdt``)."""
     xp = array_namespace(x)
-    if x.size == 0:
-        return xp.zeros(x.shape, dtype=cdt)
-    lead, last = active[:-2], active[-2:]
     xe = x if boundary != "constant" else x.astype(cdt)
-    for a in lead:
+    for a in axes:
         k, n = w.shape[a], x.shape[a]
         lpad = k // 2 + origins[a]
         idx, inside = extend_index(np.arange(-lpad, n + k - 1 - lpad), n, boundary)
@@ -94,6 +88,26 @@ def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method, fast_f
             sel = [slice(None)] * x.ndim
             sel[a] = xp.asarray(np.flatnonzero(~inside))
             xe[tuple(sel)] = cval
+    return xe
+
+
+def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method, fast_float32):
+    """More than two filtered axes. 'fft': whole-array transforms of the input
+    extended along the filtered axes. 'direct': for every tap of the leading
+    filtered axes, the 2-D filter of the last two over a view of the input
+    extended along the leading axes, accumulated in ``cdt``; planes of zero
+    weights are skipped (SciPy skips those weights); the leading taps are read
+    reversed for convolution, the 2-D filter reads the rest flipped itself."""
+    xp = array_namespace(x)
+    if x.size == 0:
+        return xp.zeros(x.shape, dtype=cdt)
+    if choose_nd(x, {a: w.shape[a] for a in active}, method, boundary, cval) == "fft":
+        xe = _extend(x, w, active, origins, boundary, cval, cdt)
+        conj = (not flip) and np.dtype(cdt).kind == "c"
+        return fftn_correlate_valid(xe.astype(cdt, copy=False), xp.asarray(w, dtype=cdt),
+                                    active, flip, conj, xp=xp).astype(cdt, copy=False)
+    lead, last = active[:-2], active[-2:]
+    xe = _extend(x, w, lead, origins, boundary, cval, cdt)
     origins2 = [0 if a in lead else o for a, o in enumerate(origins)]
     acc = None
     for taps in itertools.product(*(range(w.shape[a]) for a in lead)):
@@ -107,7 +121,7 @@ def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method, fast_f
         if not wp.any():
             continue
         part = _execute(xe[tuple(xs)], wp, last, origins2, flip, boundary, cval, cdt, cdt,
-                        method, fast_float32)
+                        "direct" if method == "fft" else method, fast_float32)
         acc = part if acc is None else acc.__iadd__(part)
     return xp.zeros(x.shape, dtype=cdt) if acc is None else acc
 

@@ -406,3 +406,41 @@ def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
     else:
         for b in range(nbatch):
             batch(b)
+
+
+# ------------------------------------------------------- whole-array (N-D)
+
+def fftn_correlate_valid(xe, w, axes, flip, conj, *, xp=None, workers=None):
+    """The 'valid' correlation of an extended array ``xe`` with the weights
+    ``w`` (same ndim; length 1 off ``axes``), by whole-array transforms over
+    ``axes``: ``out[i] = sum_p xe[i + p] * W[p]`` with ``W = w`` (conjugated
+    when ``conj``) read reversed when ``flip``. Real data take real
+    transforms; the lengths are padded to fast sizes (the circular wrap
+    stays in the cropped part). Returns float64/complex128."""
+    xp = np if xp is None else xp
+    if xp is np:
+        import scipy.fft as fft
+    else:
+        import cupyx.scipy.fft as fft
+    axes = tuple(axes)
+    # the kernel of the linear convolution that gives the correlation
+    v = w if flip else w[tuple(slice(None, None, -1) if a in axes else slice(None)
+                               for a in range(w.ndim))]
+    if conj:
+        v = xp.conj(v)
+    real = xe.dtype.kind != "c" and v.dtype.kind != "c"
+    lengths = [fft.next_fast_len(int(xe.shape[a]), real) for a in axes]
+    kw = {"workers": workers or os.cpu_count() or 1} if "workers" in _fft_kwargs(
+        fft.rfftn) else {}
+    if real:
+        prod = fft.rfftn(xe, lengths, axes=axes, **kw)
+        prod *= fft.rfftn(v, lengths, axes=axes, **kw)
+        full = fft.irfftn(prod, lengths, axes=axes, **kw)
+    else:
+        prod = fft.fftn(xe, lengths, axes=axes, **kw)
+        prod *= fft.fftn(v, lengths, axes=axes, **kw)
+        full = fft.ifftn(prod, lengths, axes=axes, **kw)
+    crop = [slice(None)] * xe.ndim
+    for a in axes:
+        crop[a] = slice(w.shape[a] - 1, xe.shape[a])
+    return full[tuple(crop)]

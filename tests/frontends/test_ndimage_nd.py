@@ -135,3 +135,46 @@ def test_empty_and_dask(rng):
             got = getattr(ccd, name)(d, w, mode=mode, cval=1.0, origin=(1, -1, 0)).compute()
             want = getattr(ndi, name)(x, w, mode=mode, cval=1.0, origin=(1, -1, 0))
             _close(got, want, x, w)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "emulated"])
+@pytest.mark.parametrize("mode", ["reflect", "constant", "nearest", "mirror", "wrap"])
+def test_whole_array_fft(backend, mode, rng):
+    """method='fft' (and 'auto' for large kernels): whole-array transforms of
+    the extended input, SciPy's values within float tolerance."""
+    x = rng.standard_normal((8, 9, 10))
+    xc = x + 1j * rng.standard_normal(x.shape)
+    w = rng.standard_normal((3, 4, 5))
+    wc = w - 1j * rng.standard_normal(w.shape)
+    with cc.use_backend(backend):
+        for ours, theirs in FUNCS:
+            o = (1, -2, 0)
+            _close(ours(x, w, mode=mode, cval=0.5, origin=o, method="fft"),
+                   theirs(x, w, mode=mode, cval=0.5, origin=o), x, w)
+            _close(ours(xc, wc, mode=mode, cval=0.5 - 1j, method="fft"),
+                   theirs(xc, wc, mode=mode, cval=0.5 - 1j), xc, wc)
+    big = rng.standard_normal((40, 40, 40))
+    wb = rng.standard_normal((13, 13, 13))
+    from corrconv_gpu import _dispatch
+    assert _dispatch.choose_nd(big, {0: 13, 1: 13, 2: 13}, "auto", mode, 0.0) == "fft"
+    with cc.use_backend(backend):
+        _close(cnd.correlate(big, wb, mode=mode), ndi.correlate(big, wb, mode=mode), big, wb)
+
+
+def test_fft_keeps_nan_where_scipy_does(rng):
+    """NaN/Inf in the input (or the fill) keep the filter off the FFT, which
+    would spread them over the whole volume."""
+    from corrconv_gpu import _dispatch
+    x = rng.standard_normal((40, 40, 40))
+    w = rng.standard_normal((13, 13, 13))
+    k = {0: 13, 1: 13, 2: 13}
+    assert _dispatch.choose_nd(x, k, "auto", "reflect", 0.0) == "fft"
+    x[10, 10, 10] = np.nan
+    assert _dispatch.choose_nd(x, k, "auto", "reflect", 0.0) == "direct"
+    for method in ("auto", "fft"):
+        got = cnd.correlate(x, w, mode="nearest", method=method)
+        want = ndi.correlate(x, w, mode="nearest")
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        assert np.isfinite(got).sum() > 0
+    y = rng.standard_normal((40, 40, 40))
+    assert _dispatch.choose_nd(y, k, "fft", "constant", np.inf) == "direct"
