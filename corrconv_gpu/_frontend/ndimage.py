@@ -107,7 +107,8 @@ def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method, fast_f
         return fftn_correlate_valid(xe.astype(cdt, copy=False), xp.asarray(w, dtype=cdt),
                                     active, flip, conj, xp=xp).astype(cdt, copy=False)
     lead, last = active[:-2], active[-2:]
-    xe = _extend(x, w, lead, origins, boundary, cval, cdt)
+    # one conversion to the accumulator type: the 2-D passes read views of it
+    xe = _extend(x, w, lead, origins, boundary, cval, cdt).astype(cdt, copy=False)
     origins2 = [0 if a in lead else o for a, o in enumerate(origins)]
     acc = None
     for taps in itertools.product(*(range(w.shape[a]) for a in lead)):

@@ -1,0 +1,155 @@
+"""Volumes: corrconv_gpu.ndimage.correlate on 3-D float32 arrays against
+scipy.ndimage.correlate and scipy.signal.correlate, side by side in one run.
+
+    python benchmarks/run_volumes.py                       # 256^3 and 512^3, K 3,5,7,15
+    python benchmarks/run_volumes.py --sizes 128 --ks 3,5  # a quick look
+
+Every point (size n, cubic kernel K) times, on one input (uniform in [0, 1))
+and one kernel (standard normal), mode 'reflect' (scipy.ndimage's default):
+
+* ``ours``          ``corrconv_gpu.ndimage.correlate(x, w)`` (CPU backend, 'auto')
+* ``ndimage``       ``scipy.ndimage.correlate(x, w)``
+* ``signal``        ``scipy.signal.correlate(x, w, 'same')`` (its 'auto': zero
+                    padding, so a speed peer only; its values are not compared)
+
+medians of ``--repeat`` runs (one run for calls over ``--budget`` seconds). A
+peer whose estimated time (from its measured seconds per multiply-add at a
+smaller kernel of the same size) exceeds ``--max-peer-s`` is not run: its
+time is that estimate, marked ``est.``. Writes ``benchmarks/results/
+volumes.{md,json,png}``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))   # the repository checkout wins
+
+import scipy  # noqa: E402
+import scipy.ndimage  # noqa: E402
+import scipy.signal  # noqa: E402
+
+import corrconv_gpu  # noqa: E402
+from corrconv_gpu import ndimage as cnd  # noqa: E402
+
+
+def _time(fn, repeat, budget):
+    times = []
+    while len(times) < repeat:
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+        if sum(times) > budget:
+            break
+    return statistics.median(times), out
+
+
+def run(args):
+    rng = np.random.default_rng(0)
+    points = []
+    for n in args.sizes:
+        x = rng.random((n, n, n), dtype=np.float32)
+        rate = {}                               # peer -> seconds per multiply-add
+        for k in args.ks:
+            w = rng.standard_normal((k, k, k)).astype(np.float32)
+            macs = float(n) ** 3 * k ** 3
+            rec = {"n": n, "K": k}
+            with corrconv_gpu.use_backend("cpu"):
+                cnd.correlate(x, w)             # first call: compiles, plans
+                rec["ours"], ours = _time(lambda: cnd.correlate(x, w), args.repeat, args.budget)
+            peers = {"ndimage": lambda: scipy.ndimage.correlate(x, w),
+                     "signal": lambda: scipy.signal.correlate(x, w, "same")}
+            for name, fn in peers.items():
+                est = rate.get(name, 0.0) * macs
+                if name == "ndimage" and est > args.max_peer_s:
+                    rec[name], rec[name + "_est"] = est, True
+                    continue
+                rec[name], out = _time(fn, args.repeat, args.budget)
+                rec[name + "_est"] = False
+                if name == "ndimage":
+                    rate[name] = rec[name] / macs
+                    scale = float(np.abs(w).sum())
+                    rec["err"] = float(np.abs(ours.astype(np.float64) - out).max() / scale)
+            rec["x_ndimage"] = rec["ndimage"] / rec["ours"]
+            rec["x_signal"] = rec["signal"] / rec["ours"]
+            points.append(rec)
+            print(f"{n}^3 K={k}: ours {rec['ours']:.3f} s, ndimage {rec['ndimage']:.2f} s"
+                  f"{' (est.)' if rec['ndimage_est'] else ''} (x{rec['x_ndimage']:.1f}), "
+                  f"signal {rec['signal']:.2f} s (x{rec['x_signal']:.1f})", flush=True)
+    return points
+
+
+def write(points, out, args):
+    os.makedirs(out, exist_ok=True)
+    meta = {"date": time.strftime("%Y-%m-%d"), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "numpy": np.__version__, "scipy": scipy.__version__,
+            "corrconv_gpu": corrconv_gpu.__version__, "repeat": args.repeat,
+            "budget_s": args.budget, "max_peer_s": args.max_peer_s}
+    with open(os.path.join(out, "volumes.json"), "w") as f:
+        json.dump({"meta": meta, "points": points}, f, indent=1)
+    lines = ["# Volumes: 3-D float32, mode 'reflect', CPU", "",
+             f"{meta['date']}, {meta['cpus']} CPUs ({meta['machine']}), NumPy {meta['numpy']}, "
+             f"SciPy {meta['scipy']}; medians of up to {args.repeat} runs. `x peer` = peer time / "
+             "ours (> 1: we are faster); `est.`: not run, estimated from the peer's seconds per "
+             "multiply-add at a smaller K of the same size.", "",
+             "| n | K | ours (s) | scipy.ndimage (s) | x ndimage | scipy.signal 'same' (s) "
+             "| x signal | max error / sum(abs(w)) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        nd = f"{p['ndimage']:.2f}" + (" est." if p["ndimage_est"] else "")
+        err = f"{p['err']:.1e}" if "err" in p else "-"
+        lines.append(f"| {p['n']}^3 | {p['K']} | {p['ours']:.3f} | {nd} | {p['x_ndimage']:.1f} "
+                     f"| {p['signal']:.2f} | {p['x_signal']:.1f} | {err} |")
+    goal = [p for p in points if p["x_ndimage"] < 10]
+    lines += ["", f"Goal >= 10x scipy.ndimage at every point: "
+                  f"{'PASS' if not goal else 'FAIL'} ({len(points) - len(goal)}/{len(points)})"]
+    with open(os.path.join(out, "volumes.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for n in sorted({p["n"] for p in points}):
+            pts = [p for p in points if p["n"] == n]
+            ks = [p["K"] for p in pts]
+            ax.plot(ks, [p["x_ndimage"] for p in pts], "o-", label=f"{n}^3 vs scipy.ndimage")
+            ax.plot(ks, [p["x_signal"] for p in pts], "s--", label=f"{n}^3 vs scipy.signal")
+        ax.axhline(10, color="gray", lw=0.8, ls=":")
+        ax.set_xlabel("cubic kernel K")
+        ax.set_ylabel("speed-up (peer time / ours)")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        ax.set_title("corrconv_gpu.ndimage.correlate, 3-D float32, CPU")
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "volumes.png"), dpi=110)
+    except ImportError:
+        print("matplotlib not installed: no plot")
+    print("\n".join(lines))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="256,512")
+    ap.add_argument("--ks", default="3,5,7,15")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--budget", type=float, default=10.0,
+                    help="stop repeating a call once its runs add up to this many seconds")
+    ap.add_argument("--max-peer-s", type=float, default=60.0,
+                    help="estimate instead of running scipy.ndimage above this many seconds")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = ap.parse_args(argv)
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.ks = [int(k) for k in args.ks.split(",")]
+    write(run(args), args.out, args)
+
+
+if __name__ == "__main__":
+    main()
