@@ -35,7 +35,7 @@ _CASES = list(itertools.product(MODES, BOUNDARIES, DTYPES))
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("idx", range(len(_CASES)), ids=["-".join(c) for c in _CASES])
 def test_matrix(backend, idx):
-    """mode x boundary x dtype on the device path (bool falls back to the CPU)."""
+    """mode x boundary x dtype on the device path."""
     mode, boundary, dt = _CASES[idx]
     shapes = SHAPES[idx % len(SHAPES)]
     layout = LAYOUTS[(idx // 3) % len(LAYOUTS)]
@@ -216,3 +216,18 @@ def test_corr2d_sanitizers_clean(sanitize):
                           max_grid=(2, 2, 1))
             assert_matches(out, _window_reference(x, w2, o, r, True, boundary, 1, conj=False),
                            x, w2, 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bool_1d_on_the_device(backend):
+    """bool runs the device kernel (it counts the nonzero products and stores
+    ``acc != 0``), as NumPy's bool correlate/convolve."""
+    rng = np.random.default_rng(8)
+    for n, k in ((1, 1), (17, 3), (40, 41), (300, 9)):
+        a, v = rng.random(n) < 0.3, rng.random(k) < 0.5
+        with cc.use_backend(backend):
+            for mode in ("valid", "same", "full"):
+                for ours, theirs in ((cc.correlate, np.correlate), (cc.convolve, np.convolve)):
+                    got, want = ours(a, v, mode, method="direct"), theirs(a, v, mode)
+                    assert got.dtype == np.bool_
+                    np.testing.assert_array_equal(got, want)
