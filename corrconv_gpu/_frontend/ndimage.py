@@ -123,7 +123,10 @@ def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method, fast_f
             continue
         part = _execute(xe[tuple(xs)], wp, last, origins2, flip, boundary, cval, cdt, cdt,
                         "direct" if method == "fft" else method, fast_float32)
-        acc = part if acc is None else acc.__iadd__(part)
+        if acc is None:
+            acc = part
+        else:
+            acc += part
     return xp.zeros(x.shape, dtype=cdt) if acc is None else acc
 
 

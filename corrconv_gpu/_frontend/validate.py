@@ -115,8 +115,7 @@ _MODES_2D = {"valid": "valid", "same": "same", "full": "full"}
 
 def as_2d_pair(in1, in2, name):
     """SciPy's first check: both inputs 2-D (``name`` is the function name)."""
-    in1 = in1 if isinstance(in1, np.ndarray) or is_cupy_array(in1) else np.asarray(in1)
-    in2 = in2 if isinstance(in2, np.ndarray) or is_cupy_array(in2) else np.asarray(in2)
+    in1, in2 = _as_array(in1), _as_array(in2)
     if not in1.ndim == in2.ndim == 2:
         raise ValueError(f"{name} inputs must both be 2-D arrays")
     return in1, in2
@@ -278,8 +277,7 @@ def as_stack_pair(in1, in2, name, stacked):
     Without ``stacked`` (2-D ``in1``, default axes) SciPy's own check and
     message are used unchanged.
     """
-    in1 = in1 if isinstance(in1, np.ndarray) or is_cupy_array(in1) else np.asarray(in1)
-    in2 = in2 if isinstance(in2, np.ndarray) or is_cupy_array(in2) else np.asarray(in2)
+    in1, in2 = _as_array(in1), _as_array(in2)
     if not stacked or in1.ndim < 2:
         return as_2d_pair(in1, in2, name)
     if in2.ndim != 2:
