@@ -24,6 +24,7 @@ BUDGET = {
     "test_linearity_integers": 250,
     "test_valid_swap_reverses": 200,
     "test_methods_agree": 200,
+    "test_ndimage_volumes_against_scipy": 150,
 }
 
 MODES = st.sampled_from(["full", "same", "valid"])
@@ -228,3 +229,28 @@ def test_methods_agree(xw, mode, boundary, conv, fast):
     else:
         assert_matches(f, d, x, w, 0.5)
     assert_matches(a, d, x, w, 0.5)
+
+
+VOL = hnp.array_shapes(min_dims=3, max_dims=4, min_side=1, max_side=7)
+
+
+@settings(max_examples=examples(BUDGET["test_ndimage_volumes_against_scipy"]))
+@given(data=st.data(), shape=VOL, conv=st.booleans(), method=st.sampled_from(["auto", "direct", "fft"]),
+       mode=st.sampled_from(["reflect", "constant", "nearest", "mirror", "wrap"]))
+def test_ndimage_volumes_against_scipy(data, shape, conv, method, mode):
+    """scipy.ndimage.correlate/convolve over 3 and 4 axes: any shapes (kernels
+    larger than the volume included), origins and modes."""
+    from scipy import ndimage as sn
+    from corrconv_gpu import ndimage as cn
+    kshape = data.draw(hnp.array_shapes(min_dims=len(shape), max_dims=len(shape),
+                                        min_side=1, max_side=5))
+    x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-100, 100)))
+    w = data.draw(hnp.arrays(np.float64, kshape, elements=st.floats(-4, 4)))
+    origin = [data.draw(st.integers(-(k // 2), (k - 1) // 2)) for k in kshape]
+    cval = data.draw(st.floats(-5, 5))
+    ours, theirs = (cn.convolve, sn.convolve) if conv else (cn.correlate, sn.correlate)
+    got = ours(x, w, mode=mode, cval=cval, origin=origin, method=method)
+    want = theirs(x, w, mode=mode, cval=cval, origin=origin)
+    scale = max(float(np.abs(w).sum()) * max(float(np.abs(x).max()), abs(cval), 1.0), 1.0)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert np.abs(got - want).max() <= 1e-11 * scale
