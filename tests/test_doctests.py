@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["corrconv_gpu._frontend.numpy1d", "corrconv_gpu._frontend.signal2d",
+MODULES = ["corrconv_gpu._frontend.numpy1d", "corrconv_gpu._frontend.signal2d", "corrconv_gpu.signal",
            "corrconv_gpu.ndimage", "corrconv_gpu._dispatch.backend",
            "corrconv_gpu._backends.cuda.outofcore"]
 

@@ -57,7 +57,9 @@ def direct_cost(n0, n1, k0, k1, dtype):
 # (plus copying and accumulating its result), or whole-array transforms
 # fitted by timing 128^3 and 256^3 volumes (benchmarks/results/fitted_constants.md)
 ND_PLANE_S_PER_OUT = 2.5e-9
+ND_PLANE_OVERHEAD_S = 1e-4
 FFT_ND_S_PER_ELEM = 25e-9
+FFT_ND_OVERHEAD_S = 1e-4
 
 
 def choose_nd(nout, lead_taps, k0, k1, fft_elems, fft_ok):
@@ -65,8 +67,9 @@ def choose_nd(nout, lead_taps, k0, k1, fft_elems, fft_ok):
     outputs, ``lead_taps`` taps of the leading axes, a ``k0 x k1`` kernel on
     the last two, ``fft_elems`` elements of the transformed array."""
     direct = lead_taps * (direct_cost(nout, 1, k0, k1, np.float64)
-                          + nout * ND_PLANE_S_PER_OUT)
-    return "fft" if fft_ok and FFT_ND_S_PER_ELEM * fft_elems < direct else "direct"
+                          + nout * ND_PLANE_S_PER_OUT + ND_PLANE_OVERHEAD_S)
+    fft = FFT_ND_OVERHEAD_S + FFT_ND_S_PER_ELEM * fft_elems
+    return "fft" if fft_ok and fft < direct else "direct"
 
 
 @memoize(1024)

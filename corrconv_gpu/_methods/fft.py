@@ -433,14 +433,22 @@ def fftn_correlate_valid(xe, w, axes, flip, conj, *, xp=None, workers=None):
     kw = {"workers": workers or os.cpu_count() or 1} if "workers" in _fft_kwargs(
         fft.rfftn) else {}
     if real:
-        prod = fft.rfftn(xe, lengths, axes=axes, **kw)
-        prod *= fft.rfftn(v, lengths, axes=axes, **kw)
+        prod = _times(fft.rfftn(xe, lengths, axes=axes, **kw),
+                      fft.rfftn(v, lengths, axes=axes, **kw))
         full = fft.irfftn(prod, lengths, axes=axes, **kw)
     else:
-        prod = fft.fftn(xe, lengths, axes=axes, **kw)
-        prod *= fft.fftn(v, lengths, axes=axes, **kw)
+        prod = _times(fft.fftn(xe, lengths, axes=axes, **kw),
+                      fft.fftn(v, lengths, axes=axes, **kw))
         full = fft.ifftn(prod, lengths, axes=axes, **kw)
     crop = [slice(None)] * xe.ndim
     for a in axes:
         crop[a] = slice(w.shape[a] - 1, xe.shape[a])
     return full[tuple(crop)]
+
+
+def _times(a, b):
+    """``a * b``, in place where ``b`` does not broadcast ``a`` larger."""
+    if a.shape == np.broadcast_shapes(a.shape, b.shape):
+        a *= b
+        return a
+    return a * b
