@@ -43,21 +43,6 @@ def _method(method):
     return method
 
 
-def _swap_needed(mode, s1, s2, axes=None):
-    """scipy.signal._inputs_swap_needed."""
-    if mode != "valid":
-        return False
-    if not s1:
-        return False
-    axes = range(len(s1)) if axes is None else axes
-    ok1 = all(s1[i] >= s2[i] for i in axes)
-    ok2 = all(s2[i] >= s1[i] for i in axes)
-    if not (ok1 or ok2):
-        raise ValueError("For 'valid' mode, one must be at least as large as the other "
-                         "in every dimension")
-    return not ok1
-
-
 def _out_shape(mode, s1, s2):
     if mode == "full":
         return tuple(m + k - 1 for m, k in zip(s1, s2))
@@ -143,7 +128,7 @@ def fftconvolve(in1, in2, mode="full", axes=None):
     if not all(s1[a] == s2[a] or s1[a] == 1 or s2[a] == 1
                for a in range(in1.ndim) if a not in axes):
         raise ValueError(f"incompatible shapes for in1 and in2: {s1} and {s2}")
-    if mode in _MODES and _swap_needed(mode, s1, s2, axes):
+    if mode in _MODES and validate.valid_swap_needed(mode, s1, s2, axes):
         in1, in2 = in2, in1
         s1, s2 = s2, s1
     if axes:
@@ -210,7 +195,8 @@ def correlate(in1, in2, mode="full", method="auto"):
     _method(method)
     if in1.ndim == 1 and (mode != "same" or in1.size >= in2.size):
         return np_correlate(in1, in2, mode)         # NumPy's, as SciPy
-    swapped = (mode == "full" and in2.size > in1.size) or _swap_needed(mode, in1.shape, in2.shape)
+    swapped = ((mode == "full" and in2.size > in1.size)
+               or validate.valid_swap_needed(mode, in1.shape, in2.shape))
     if swapped:
         in1, in2 = in2, in1
     validate.conjugable(in2)
@@ -225,7 +211,7 @@ def _convolve(xp, volume, kernel, mode, method, correlate=False):
     """convolve, or correlate through it (SciPy: ``convolve(in1,
     reverse(conj(in2)))``): the kernel is read reversed and conjugated by
     the methods, never copied that way."""
-    if _swap_needed(mode, volume.shape, kernel.shape):
+    if validate.valid_swap_needed(mode, volume.shape, kernel.shape):
         volume, kernel = kernel, volume
         if correlate:     # the reversed-conjugated in2 now is the volume
             volume = volume[(slice(None, None, -1),) * volume.ndim]

@@ -121,12 +121,14 @@ def as_2d_pair(in1, in2, name):
     return in1, in2
 
 
-def valid_swap_needed(mode, shape1, shape2):
-    """scipy.signal._inputs_swap_needed: swap in 'valid' when in1 is smaller."""
+def valid_swap_needed(mode, shape1, shape2, axes=None):
+    """scipy.signal._inputs_swap_needed: swap in 'valid' when in1 is smaller
+    (on ``axes``, default all)."""
     if mode != "valid":
         return False
-    ok1 = all(a >= b for a, b in zip(shape1, shape2))
-    ok2 = all(b >= a for a, b in zip(shape1, shape2))
+    axes = range(len(shape1)) if axes is None else axes
+    ok1 = all(shape1[i] >= shape2[i] for i in axes)
+    ok2 = all(shape2[i] >= shape1[i] for i in axes)
     if not (ok1 or ok2):
         raise ValueError("For 'valid' mode, one must be at least as large as "
                          "the other in every dimension")
