@@ -191,7 +191,7 @@ def correlate(in1, in2, mode="full", method="auto"):
         raise ValueError("in1 and in2 should have the same dimensionality")
     mode = _mode(mode)
     if method in ("fft", "auto"):
-        return _convolve(xp, in1, in2, mode, method, correlate=True)
+        return _convolve(xp, in1, in2, mode, method, reverse_conj=True)
     _method(method)
     if in1.ndim == 1 and (mode != "same" or in1.size >= in2.size):
         return np_correlate(in1, in2, mode)         # NumPy's, as SciPy
@@ -201,30 +201,27 @@ def correlate(in1, in2, mode="full", method="auto"):
         in1, in2 = in2, in1
     validate.conjugable(in2)
     z = _direct(xp, in1, in2, mode, False)
-    if swapped:
-        z = z[(slice(None, None, -1),) * z.ndim]
-        z = xp.conj(z) if z.dtype.kind == "c" else z
-    return z
+    return _reverse_conj(xp, z) if swapped else z
 
 
-def _convolve(xp, volume, kernel, mode, method, correlate=False):
-    """convolve, or correlate through it (SciPy: ``convolve(in1,
-    reverse(conj(in2)))``): the kernel is read reversed and conjugated by
-    the methods, never copied that way."""
+def _reverse_conj(xp, a):
+    """SciPy's ``_reverse_and_conj``: a reversed view, conjugated if complex."""
+    a = a[(slice(None, None, -1),) * a.ndim]
+    return xp.conj(a) if a.dtype.kind == "c" else a
+
+
+def _convolve(xp, volume, kernel, mode, method, reverse_conj=False):
+    """convolve, or (``reverse_conj``) correlate through it as SciPy does:
+    ``convolve(in1, reverse(conj(in2)))``."""
     if validate.valid_swap_needed(mode, volume.shape, kernel.shape):
         volume, kernel = kernel, volume
-        if correlate:     # the reversed-conjugated in2 now is the volume
-            volume = volume[(slice(None, None, -1),) * volume.ndim]
-            volume = xp.conj(volume) if volume.dtype.kind == "c" else volume
-            correlate = False
+        if reverse_conj:   # the reversed-conjugated in2 now is the volume
+            volume, reverse_conj = _reverse_conj(xp, volume), False
     if method == "auto":
         method = choose_conv_method(volume, kernel, mode=mode)
     dtype = result_dtype(volume, kernel)
     if method == "fft":
-        k = kernel
-        if correlate:
-            k = k[(slice(None, None, -1),) * k.ndim]
-            k = xp.conj(k) if k.dtype.kind == "c" else k
+        k = _reverse_conj(xp, kernel) if reverse_conj else kernel
         out = fftconvolve(volume, k, mode=mode)
         if dtype.kind in "iu":
             out = xp.round(out)
@@ -235,15 +232,11 @@ def _convolve(xp, volume, kernel, mode, method, correlate=False):
                           RuntimeWarning, stacklevel=3)
         return out.astype(dtype, copy=False)
     _method(method)
-    if correlate:
-        return correlate_direct(xp, volume, kernel, mode)
+    if reverse_conj:
+        return correlate(volume, kernel, mode, "direct")
     if volume.ndim == 1 and (mode != "same" or volume.size >= kernel.size):
         return np_convolve(volume, kernel, mode)
     return _direct(xp, volume, kernel, mode, True)
-
-
-def correlate_direct(xp, in1, in2, mode):
-    return correlate(in1, in2, mode, "direct")
 
 
 def convolve(in1, in2, mode="full", method="auto"):
