@@ -154,6 +154,26 @@ def run(plan, x, w, method, fast_float32, signature=None):
     return out
 
 
+def run_planes(plan, x, w, pmap, out_dtype):
+    """A filter over more than two axes in one pass, where the CPU runs it:
+    output plane ``o`` sums the plan's 2-D filter of input planes
+    ``x[pmap[o, l]]`` (-1: the fill value) with ``w[l]``, over ``l``.
+
+    ``x``: NumPy (P, M0, M1); ``w``: (L, K0, K1); ``pmap``: (Q, L). Returns
+    (Q, O0, O1) in the plan's compute dtype or float32 (see the CPU
+    backend's ``execute_planes``), or None where this does not apply (a
+    device backend, types or sizes the kernel does not take): the caller
+    then runs one :func:`run` per leading tap."""
+    if is_cupy_array(x):
+        return None
+    macs = float(pmap.shape[0]) * math.prod(plan.out_shape) * w.size
+    nbytes = (x.size + pmap.shape[0] * math.prod(plan.out_shape)) * plan.compute_dtype.itemsize
+    if select(False, macs, nbytes) != "cpu":
+        return None
+    from .._backends import cpu
+    return cpu.execute_planes(plan, x, w, pmap, out_dtype)
+
+
 def run_prepared(signature, sizes_, x, w, method, fast_float32):
     """A repeated NumPy call's short path: the CPU launch an earlier
     :func:`run` prepared for ``(signature, method, fast_float32)``, run when

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .._boundary import extend_index
-from .._dispatch import choose_nd, run
+from .._dispatch import choose_nd, run, run_planes
 from .._methods.fft import fftn_correlate_valid
 from .._plan import ndimage_dtypes, plan_ndimage
 from .._util.arrays import array_namespace, is_cupy_array, to_numpy
@@ -50,8 +50,8 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
     if method == "auto" and np.dtype(out_dtype).kind in "biu":
         method = "direct"
     if len(active) > 2:
-        return _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method,
-                           fast_float32)
+        return _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
+                           method, fast_float32)
     shape = x.shape
     if x.ndim == 0:
         x, w, active, origins = x.reshape(1), w.reshape(1), [0], [origins[0] if origins else 0]
@@ -91,13 +91,70 @@ def _extend(x, w, axes, origins, boundary, cval, cdt):
     return xe
 
 
-def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method, fast_float32):
+def _lead_taps(x, w, active, origins, flip, boundary):
+    """The leading filtered axes (all but the last two) as planes: ``(pmap,
+    w3)``. Output plane ``o`` (the C order of the unfiltered axes, then the
+    leading ones, of ``x`` with those axes moved first) reads, for leading
+    tap ``l``, input plane ``pmap[o, l]`` (-1: outside the input in
+    'constant' mode) with the weights ``w3[l]`` (the last two axes; reversed
+    along the leading ones for convolution). Taps whose weights are all zero
+    are left out (SciPy skips zero weights)."""
+    lead, last = active[:-2], active[-2:]
+    rest = [a for a in range(x.ndim) if a not in active]
+    n = len(lead)
+    flat = np.arange(math.prod(x.shape[a] for a in rest)).reshape((-1,) + (1,) * 2 * n)
+    valid = True
+    for j, a in enumerate(lead):
+        na, ka = x.shape[a], w.shape[a]
+        lpad = ka // 2 + origins[a]
+        idx, inside = extend_index(np.arange(-lpad, na + ka - 1 - lpad), na, boundary)
+        sel = np.add.outer(np.arange(na), np.arange(ka))     # (output, tap)
+        shape = [1] * (1 + 2 * n)
+        shape[1 + j], shape[1 + n + j] = na, ka
+        flat = flat * na + idx[sel].reshape(shape)
+        if boundary == "constant":
+            valid = valid & inside[sel].reshape(shape)
+    ntaps = math.prod(w.shape[a] for a in lead)
+    pmap = np.where(valid, flat * (x.shape[last[0]] * x.shape[last[1]]), -1)
+    pmap = np.broadcast_to(pmap, flat.shape[:1] + pmap.shape[1:]).reshape(-1, ntaps)
+    w3 = w.reshape(tuple(w.shape[a] for a in active))
+    if flip:
+        w3 = w3[(slice(None, None, -1),) * n]
+    w3 = w3.reshape((ntaps,) + w3.shape[n:])
+    keep = np.flatnonzero(w3.reshape(ntaps, -1).any(axis=1))
+    return pmap[:, keep], w3[keep]
+
+
+def _planes(x, w, active, origins, flip, boundary, cval, cdt, out_dtype):
+    """The direct filter over more than two axes in one pass of the CPU's
+    planes kernel (:func:`corrconv_gpu._dispatch.run_planes`); None where
+    that does not run."""
+    if not isinstance(x, np.ndarray):
+        return None
+    last = active[-2:]
+    rest = [a for a in range(x.ndim) if a not in active]
+    pmap, w3 = _lead_taps(x, w, active, origins, flip, boundary)
+    if not len(w3):
+        return np.zeros(x.shape, dtype=cdt)
+    frame = tuple(x.shape[a] for a in last)
+    plan = plan_ndimage(frame, w3.shape[1:], tuple(origins[a] for a in last), flip,
+                        boundary, cval, cdt)
+    xm = np.moveaxis(x, rest, range(len(rest)))
+    out = run_planes(plan, xm.reshape((-1,) + frame), w3, pmap, out_dtype)
+    if out is None:
+        return None
+    return np.ascontiguousarray(np.moveaxis(out.reshape(xm.shape), range(len(rest)), rest))
+
+
+def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype, method,
+                fast_float32):
     """More than two filtered axes. 'fft': whole-array transforms of the input
-    extended along the filtered axes. 'direct': for every tap of the leading
-    filtered axes, the 2-D filter of the last two over a view of the input
-    extended along the leading axes, accumulated in ``cdt``; planes of zero
-    weights are skipped (SciPy skips those weights); the leading taps are read
-    reversed for convolution, the 2-D filter reads the rest flipped itself."""
+    extended along the filtered axes. 'direct': on the CPU, the planes kernel
+    (:func:`_planes`); elsewhere, for every tap of the leading filtered axes,
+    the 2-D filter of the last two over a view of the input extended along
+    the leading axes, accumulated in ``cdt``; planes of zero weights are
+    skipped (SciPy skips those weights); the leading taps are read reversed
+    for convolution, the 2-D filter reads the rest flipped itself."""
     xp = array_namespace(x)
     if x.size == 0:
         return xp.zeros(x.shape, dtype=cdt)
@@ -106,6 +163,9 @@ def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, method, fast_f
         conj = (not flip) and np.dtype(cdt).kind == "c"
         return fftn_correlate_valid(xe.astype(cdt, copy=False), xp.asarray(w, dtype=cdt),
                                     active, flip, conj, xp=xp).astype(cdt, copy=False)
+    out = _planes(x, w, active, origins, flip, boundary, cval, cdt, out_dtype)
+    if out is not None:
+        return out
     lead, last = active[:-2], active[-2:]
     # one conversion to the accumulator type: the 2-D passes read views of it
     xe = _extend(x, w, lead, origins, boundary, cval, cdt).astype(cdt, copy=False)

@@ -104,6 +104,35 @@ def prepare(plan, shape, wshape):
     return run
 
 
+def execute_planes(plan, x, w, pmap, out_dtype):
+    """A filter over more than two axes in one pass of the direct kernel:
+    output plane ``o`` (of ``plan.out_shape``) is the sum over ``l`` of the
+    plan's 2-D filter of input plane ``pmap[o, l]`` of ``x`` (P, M0, M1)
+    (-1: a plane of the fill value) with ``w[l]`` (``w``: (L, K0, K1)).
+
+    Returns (Q, O0, O1) in the compute dtype, or in float32 where
+    ``out_dtype`` is float32 and the sum float64 (one rounding, as C's cast);
+    None where the kernel does not apply (see ``direct.prepare_planes``).
+    """
+    from .direct import PLANES_INPUTS, fill_key, prepare_planes
+    cdt = plan.compute_dtype
+    (n0, n1), (r0, r1) = plan.out_shape, plan.offset
+    if cdt not in _COMPILED or 0 in x.shape or 0 in w.shape or 0 in (n0, n1):
+        return None
+    odt = (np.dtype(np.float32) if cdt == np.float64 and np.dtype(out_dtype) == np.float32
+           else cdt)
+    xdt = x.dtype if x.dtype in PLANES_INPUTS.get(cdt, (cdt,)) else cdt
+    launch = prepare_planes(tuple(x.shape[1:]), xdt, r0, r1, tuple(w.shape[1:]), plan.flip,
+                            plan.conj, n0, n1, cdt, odt, plan.boundary,
+                            fill_key(plan.fillvalue))
+    if launch is None:
+        return None
+    out = np.empty((pmap.shape[0], n0, n1), dtype=odt)
+    launch(np.ascontiguousarray(x, dtype=xdt), w, np.ascontiguousarray(pmap, dtype=np.int64),
+           out)
+    return out
+
+
 def _execute_frame(plan, xc, wc, out, name, factors, fast_float32):
     (r0, r1), (k0, k1) = plan.offset, wc.shape
     (n0, n1), (m0, m1) = plan.out_shape, xc.shape

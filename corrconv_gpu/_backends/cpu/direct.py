@@ -15,10 +15,12 @@ import numpy as np
 from ..._boundary import extend_index, inside_run
 from ..._util.memo import memoize
 from ..._util.threads import num_threads, run_shared
+from . import direct_kernel as _dk
 from .direct_kernel import EXACT_CHUNK, EXACT_ROWS, exact_max, exact_ring_rows, taps
 from .native import kernel
 
-__all__ = ["correlate_window", "prepare_window", "num_threads"]
+__all__ = ["correlate_window", "prepare_window", "prepare_planes", "PLANES_INPUTS",
+           "num_threads"]
 
 _ACC_BYTES = 65536  # L2 budget of the accumulator ring (K0 rows of ch)
 # windows of at least this many outputs use the exact-size kernel when both
@@ -198,4 +200,80 @@ def _prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary, f
         run_shared(len(bnd) - 1, lambda t: run(bnd[t], bnd[t + 1]), threads)
 
     launch.keep = (maps, frow)   # the arrays behind the addresses in ``tail``
+    return launch
+
+
+#: Input types the planes kernel reads as they are, by the type it sums in
+#: (others are converted first): float32 images summed in float64 (SciPy's
+#: rule) are read without a float64 copy of the volume, and so are the
+#: microscopy integer types.
+PLANES_INPUTS = {np.dtype(np.float64): tuple(np.dtype(t) for t in (
+    np.float64, np.float32, np.uint8, np.uint16, np.int16))}
+
+
+def prepare_planes(shape, xdt, xr0, xc0, wshape, flip, conj, n0, n1, dt, odt, boundary,
+                   fkey):
+    """The launch of a filter over more than two axes, run as one pass:
+    ``launch(x, w, pmap, out)`` sets output plane ``o``, ``out[o, i, j]``, to
+    ``sum_l sum_{p,q} X_l[xr0+i+p, xc0+j+q] * W(l, p, q)`` where ``X_l`` is
+    the input plane at element offset ``pmap[o, l]`` of ``x`` (-1: the fill
+    value everywhere) extended by ``boundary`` as :func:`correlate_window`
+    does, and ``W(l)`` is ``w[l]`` flipped / conjugated over its two axes as
+    asked. ``x``: C-contiguous (P, ) + ``shape`` of ``xdt`` (a type of
+    ``PLANES_INPUTS[dt]``), ``w``: (L,) + ``wshape``, ``pmap``: (Q, L) int64,
+    ``out``: C-contiguous (Q, n0, n1) of ``odt`` (``dt``, or float32 for a
+    float64 sum: the rounding of C's cast). Each output's taps are summed in
+    C order (scipy.ndimage's order), so the result does not depend on the
+    bands the planes are split into. None where the kernel does not apply
+    (kernel sides above ``exact_max``, windows of fewer than
+    ``PLANES_ROWS`` rows)."""
+    K0, K1 = wshape
+    if max(K0, K1) > exact_max(dt) or n0 < _dk.PLANES_ROWS or n1 < 1:
+        return None
+    return _prepare_planes(shape, xdt, xr0, xc0, wshape, flip, conj, n0, n1, dt, odt,
+                           boundary, fkey, _SERIAL_WORK, _BAND_WORK)
+
+
+@memoize(64)
+def _prepare_planes(shape, xdt, xr0, xc0, wshape, flip, conj, n0, n1, dt, odt, boundary,
+                    fkey, serial_work, band_work):
+    K0, K1 = wshape
+    maps = _index_maps(xr0, xc0, n0, n1, K0, K1, shape, boundary)
+    nr = n0 + K0 - 1
+    ulo, uhi = inside_run(xc0, n1 + K1 - 1, shape[1])
+    ch = min(EXACT_CHUNK, -(-n1 // 16) * 16)
+    frow = _fill_row(dt, ch + K1 - 1, *(fkey or (None, None)))
+    fn = kernel(dt, ("planes", K0, K1, xdt, odt))
+    pm = _address(maps)
+    rows = _dk.PLANES_ROWS
+    nring, ntmp = (rows + K0 - 1) * (ch + K1 - 1), rows * EXACT_CHUNK
+    conj = conj and dt.kind == "c"
+    item, plane = dt.itemsize, n0 * n1
+
+    def launch(x, w, pmap, out):
+        Q, L = pmap.shape
+        wk = w[:, ::-1, ::-1] if flip else w
+        if conj:
+            wk = np.conj(wk)
+        wk = np.ascontiguousarray(wk, dtype=dt)
+        head = (_address(x), x.size, shape[1], _address(wk), L, K0, K1, _address(out),
+                out.size, n1, plane, n1, ch)
+        tail = (_address(pmap), pmap.size, pm, nr, pm + 8 * nr, ulo, uhi, xc0,
+                _address(frow))
+
+        def run(plo, phi):
+            scratch = np.empty(nring + ntmp, dtype=dt)
+            p = _address(scratch)
+            fn(*head, plo, phi, *tail, p, p + nring * item)
+
+        work = Q * plane * (10 + L * K0 * K1)
+        threads = 1 if work < serial_work else min(num_threads(), Q)
+        if threads <= 1:
+            run(0, Q)
+            return
+        nband = max(threads, min(Q, 4 * threads, work // band_work))
+        bnd = [Q * t // nband for t in range(nband + 1)]
+        run_shared(nband, lambda t: run(bnd[t], bnd[t + 1]), threads)
+
+    launch.keep = (maps, frow)
     return launch

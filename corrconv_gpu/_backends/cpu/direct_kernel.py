@@ -337,3 +337,130 @@ from numba import carray
     uso = np.uint64(so)
 @BODY@
 '''
+
+
+# ----------------------------------------------------------------------------
+# The planes kernel: filters over more than two axes, fused
+# ----------------------------------------------------------------------------
+
+#: Output rows per block of the planes kernel.
+PLANES_ROWS = 4
+
+
+def _planes_loop(K0, K1, R, S, ind):
+    """R output rows x the K0*K1 taps of one leading tap, per column: the
+    partial sums come from and go back to ``tmp`` (the leading taps run in a
+    loop around this one, so each output's taps are summed in C order)."""
+    sp = " " * ind
+    lines = [f"{sp}for j in range(jn):"]
+    lines += [f"{sp}    a{r} = tmp[_T{r} + j]" for r in range(R)]
+    for t in range(R + K0 - 1):
+        for q in range(K1):
+            users = [(r, t - r) for r in range(R) if 0 <= t - r < K0]
+            lines.append(f"{sp}    x = {S}[b{t} + j + _Q{q}]")
+            lines += [f"{sp}    a{r} += x * w{p}_{q}" for r, p in users]
+    lines += [f"{sp}    tmp[_T{r} + j] = a{r}" for r in range(R)]
+    return lines
+
+
+def source_planes(K0, K1):
+    """Source of ``band`` for K0 x K1 weights per leading tap: output plane
+    ``o`` (rows of ``so``, planes of ``sop`` in ``of``) is
+    ``sum_l corr2d(X_l, W[l])`` with ``X_l`` the input plane at element
+    offset ``pmap[o * L + l]`` (-1: every element is the fill value)
+    extended through the row and column maps, all taps of an output summed
+    in C order (leading taps, rows, columns) in the weights' type, without
+    FMA contraction: scipy.ndimage's sum. For each leading tap the block's
+    input rows are staged in the weights' type (converted once, the edges
+    through the column map), so one loop serves every input type, edge and
+    interior alike, with no per-chunk edge cases (planes are often narrow).
+    Output planes ``plo <= o < phi``; at least ``PLANES_ROWS`` rows per
+    plane; scratch: ``ringp`` ``PLANES_ROWS + K0 - 1`` rows of
+    ``ch + K1 - 1``, ``tmpp`` ``PLANES_ROWS * EXACT_CHUNK`` elements."""
+    K0, K1, R = int(K0), int(K1), PLANES_ROWS
+    if not (1 <= K0 <= EXACT_MAX and 1 <= K1 <= EXACT_MAX):
+        raise ValueError(f"planes kernels are for sizes up to {EXACT_MAX}, got {K0}x{K1}")
+    NR = R + K0 - 1
+    body = [
+        "    for o in range(plo, phi):",
+        "        pb = o * L",
+        "        i = 0",
+        "        while True:",
+        f"            if i + {R} > n0:",
+        f"                i = n0 - {R}",
+        "            j0 = 0",
+        "            while j0 < n1:",
+        "                cw = min(ch, n1 - j0)",
+        "                jn = np.uint64(cw)",
+        "                e = j0 + cw + K1 - 1",
+        "                ca = min(max(ulo, j0), e)",
+        "                cb = min(max(uhi, ca), e)",
+        f"                for r in range({R}):",
+        f"                    for j in range(np.uint64(r * {EXACT_CHUNK}), np.uint64(r * {EXACT_CHUNK}) + jn):",
+        "                        tmp[j] = zero",
+        "                for l in range(L):",
+        "                    po = pmap[pb + l]",
+        "                    wb = l * K0 * K1",
+    ]
+    body += [f"                    w{p}_{q} = wf[wb + {p * K1 + q}]"
+             for p in range(K0) for q in range(K1)]
+    body += [
+        f"                    for t in range({NR}):",
+        "                        row = rmap[i + t]",
+        "                        if row < 0 or po < 0:",
+        "                            for u in range(t * W, t * W + e - j0):",
+        "                                ring[u] = fillv",
+        "                            continue",
+        "                        rb = po + row * sx",
+    ]
+    body += _copy_row("ring", "t * W", 24)
+    body += [f"                    b{t} = np.uint64({t} * W)" for t in range(NR)]
+    body += _planes_loop(K0, K1, R, "ring", 20)
+    body += [
+        "                ob = np.uint64(o * sop + i * so + j0)",
+        f"                for r in range({R}):",
+        "                    oo = ob + np.uint64(r) * uso",
+        f"                    ot = np.uint64(r * {EXACT_CHUNK})",
+        "                    for j in range(jn):",
+        "                        of[oo + j] = tmp[ot + j]",
+        "                j0 += cw",
+        f"            if i + {R} >= n0:",
+        "                break",
+        f"            i += {R}",
+    ]
+    return (_PLANES_TEMPLATE
+            .replace("@CONSTS@", "\n".join(
+                [f"_Q{q} = np.uint64({q})" for q in range(max(EXACT_MAX, R))]
+                + [f"_T{r} = np.uint64({r * EXACT_CHUNK})" for r in range(R)]))
+            .replace("@NR@", str(NR)).replace("@R@", str(R))
+            .replace("@CH@", str(EXACT_CHUNK)).replace("@BODY@", "\n".join(body)))
+
+
+#: the planes kernel's parameters (see native.PARAMS)
+PLANES_PARAMS = "xiipiiioiiiiiiiPiPiPiiippp"
+
+_PLANES_TEMPLATE = '''\
+import numpy as np
+from numba import carray
+
+@CONSTS@
+
+
+def band(xp, nx, sx, wp, L, K0, K1, op, no, so, sop, n1, ch, plo, phi,
+         pmapp, npm, rmapp, nr, cmapp, ulo, uhi, c0, fillp, ringp, tmpp):
+    xf = carray(xp, (nx,))
+    wf = carray(wp, (L * K0 * K1,))
+    of = carray(op, (no,))
+    pmap = carray(pmapp, (npm,))
+    rmap = carray(rmapp, (nr,))
+    cmap = carray(cmapp, (n1 + K1 - 1,))
+    fillrow = carray(fillp, (ch + K1 - 1,))
+    W = ch + K1 - 1
+    ring = carray(ringp, (@NR@ * W,))
+    tmp = carray(tmpp, (@R@ * @CH@,))
+    zero = wf.dtype.type(0)
+    fillv = fillrow[0]
+    uso = np.uint64(so)
+    n0 = nr - K0 + 1
+@BODY@
+'''

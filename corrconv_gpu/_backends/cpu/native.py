@@ -28,8 +28,9 @@ __all__ = ["kernel", "DTYPES", "cache_dir"]
 # numpy dtype -> Numba type name (the kernel is compiled once per entry)
 DTYPES = {d: d.name for d in ACCUMULATOR_DTYPES}
 
-# the kernel's parameters, in order: p = pointer to the dtype, P = pointer to
-# int64, i = int64 (see direct_kernel.band)
+# the band kernels' parameters, in order: p = pointer to the dtype, P = pointer
+# to int64, i = int64 (see direct_kernel.band); the planes kernel's add
+# x / o = pointers to its input / output type (direct_kernel.PLANES_PARAMS)
 _PARAMS = "piipiipiiiiiiPiPiiippp"
 
 _KERNELS = Memo()  # (dtype, variant) -> ctypes function
@@ -50,8 +51,8 @@ def cache_dir():
     return Path(base) / "corrconv_gpu"
 
 
-def _ctypes_fn():
-    args = [ctypes.c_void_p if c in "pP" else ctypes.c_int64 for c in _PARAMS]
+def _ctypes_fn(params):
+    args = [ctypes.c_int64 if c == "i" else ctypes.c_void_p for c in params]
     return ctypes.CFUNCTYPE(None, *args)
 
 
@@ -60,24 +61,24 @@ def _host():
     return ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten()
 
 
-def _key(dtype, src):
+def _key(types_, src, params):
     h = hashlib.sha256(src.encode())
     cpu, feats = _host()
-    for part in (DTYPES[dtype], metadata.version("numba"),
-                 metadata.version("llvmlite"), cpu, feats, sys.platform, _PARAMS):
+    for part in (*types_, metadata.version("numba"),
+                 metadata.version("llvmlite"), cpu, feats, sys.platform, params):
         h.update(b"\0" + part.encode())
     return h.hexdigest()[:24]
 
 
-def _compile(dtype, src, tag):
-    """Compile with Numba; returns (address, symbol name, object code)."""
+def _compile(types_, src, tag, params):
+    """Compile with Numba; returns (address, symbol name, object code).
+    ``types_``: the Numba type names of ``p``, ``x`` and ``o`` parameters."""
     from numba import cfunc, types
     namespace = {}
     exec(compile(src, f"<corrconv_gpu direct kernel {tag}>", "exec"), namespace)
-    t = getattr(types, DTYPES[dtype])
-    args = [types.CPointer(t) if c == "p" else
-            types.CPointer(types.int64) if c == "P" else types.int64
-            for c in _PARAMS]
+    ptr = {c: types.CPointer(getattr(types, t)) for c, t in zip("pxo", types_)}
+    ptr["P"] = types.CPointer(types.int64)
+    args = [ptr.get(c, types.int64) for c in params]
     cf = cfunc(types.void(*args), nopython=True, error_model="numpy",
                fastmath=False)(namespace["band"])
     _KEEP.append(cf)
@@ -171,28 +172,42 @@ def kernel(dtype, variant):
     """The kernel for ``dtype`` and ``variant`` as a ctypes function (memoized).
 
     ``variant``: ``("ring", tset)`` (tap-group sizes, see
-    ``direct_kernel.taps``) or ``("exact", K0, K1)``.
+    ``direct_kernel.taps``), ``("exact", K0, K1)`` or ``("planes", K0, K1,
+    xdtype, odtype)`` (input and output types, NumPy dtypes).
     """
     key = (np.dtype(dtype), tuple(variant))
-    return _KERNELS.get(key, lambda: _ctypes_fn()(_address(*key)))
+    return _KERNELS.get(key, lambda: _ctypes_fn(_params(key[1]))(_address(*key)))
+
+
+def _params(variant):
+    from .direct_kernel import PLANES_PARAMS
+    return PLANES_PARAMS if variant[0] == "planes" else _PARAMS
 
 
 def _address(dtype, variant):
     from . import direct_kernel as dk
+    types_ = (DTYPES[dtype],) * 3
     if variant[0] == "ring":
         src, tag = dk.source(variant[1]), "t" + "".join(map(str, variant[1]))
     elif variant[0] == "exact":
         src, tag = dk.source_exact(*variant[1:]), "x%dx%d" % tuple(variant[1:])
+    elif variant[0] == "planes":
+        K0, K1, xdt, odt = variant[1:]
+        xdt, odt = np.dtype(xdt), np.dtype(odt)
+        types_ = (DTYPES[dtype], xdt.name, odt.name)
+        src = dk.source_planes(K0, K1)
+        tag = f"p{K0}x{K1}-{xdt.name}-{odt.name}"
     else:
         raise ValueError(f"unknown kernel variant {variant!r}")
+    params = _params(variant)
     path = None
     try:
-        path = cache_dir() / f"direct-{DTYPES[dtype]}-{tag}-{_key(dtype, src)}.nbo"
+        path = cache_dir() / f"direct-{DTYPES[dtype]}-{tag}-{_key(types_, src, params)}.nbo"
         name, obj = pickle.loads(path.read_bytes())
         return _load(name, obj)
     except Exception:      # no file, unreadable, stale or unloadable: compile
         pass
-    addr, name, obj = _compile(dtype, src, tag)
+    addr, name, obj = _compile(types_, src, tag, params)
     if path is not None and obj is not None:
         _write(path, name, obj)
     return addr

@@ -271,7 +271,7 @@ def test_object_code_names_only_known_symbols():
     """What the loader resolves: the C library, the Python C API, and
     Numba's error-path helpers (stubbed)."""
     pytest.importorskip("numba")
-    _, _, obj = _native._compile(np.dtype(np.float64), _direct_kernel.source((3,)), "t3")
+    _, _, obj = _native._compile(("float64",) * 3, _direct_kernel.source((3,)), "t3", _native._PARAMS)
     if obj is None or obj[:4] != b"\x7fELF":
         pytest.skip("no ELF object code on this platform")
     names = _native._undefined_symbols(obj)
