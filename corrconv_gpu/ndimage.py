@@ -5,7 +5,8 @@ semantics (modes, ``cval``, ``origin``, ``output``, ``axes``, dtypes and
 messages) for filters along any axes of an input of any rank: 1-D signals,
 2-D images, volumes and stacks of them. A 1-D or 2-D filter is one plan
 (:func:`corrconv_gpu._plan.plan_ndimage`) executed in one backend call; more
-filtered axes are stacks of 2-D calls, one per tap of the leading axes.
+filtered axes run on the CPU as one pass of the planes kernel, on a device as
+stacks of 2-D calls, one per tap of the leading axes.
 
 Examples
 --------

@@ -40,18 +40,22 @@ def _finite(x, plan):
 
 
 def choose_nd(x, kshape, method, boundary, cval):
-    """'fft' or 'direct' (a 2-D pass per tap of the leading axes) for a
-    filter over more than two axes of ``x``; ``kshape``: the weights' length
-    on each filtered axis, by axis. 'fft' as asked or where the cost model
-    prefers it for 'auto'; never with NaN/Inf in the input or the fill."""
+    """'fft' or 'direct' (:func:`run_planes`, else a 2-D pass per tap of the
+    leading axes) for a filter over more than two axes of ``x``; ``kshape``:
+    the weights' length on each filtered axis, by axis. 'fft' as asked or
+    where the cost model prefers it for 'auto'; never with NaN/Inf in the
+    input or the fill."""
     if method not in ("auto", "fft"):
         return "direct"
     if method == "auto":
         ext = float(x.size)
         for a, k in kshape.items():
             ext = ext / max(x.shape[a], 1) * (x.shape[a] + k - 1)
-        ks = list(kshape.values())
-        if cost.choose_nd(x.size, math.prod(ks[:-2]), ks[-2], ks[-1], ext, True) != "fft":
+        axes, ks = list(kshape), list(kshape.values())
+        from .._backends import cpu
+        planes = not is_cupy_array(x) and cpu.planes_capable(x.shape[axes[-2]], ks[-2], ks[-1])
+        if cost.choose_nd(x.size, math.prod(ks[:-2]), ks[-2], ks[-1], ext, True,
+                          planes) != "fft":
             return "direct"
     return "fft" if finite(x, cval if boundary == "constant" else None) else "direct"
 

@@ -53,21 +53,31 @@ def direct_cost(n0, n1, k0, k1, dtype):
     return DIRECT_OVERHEAD_S + n * (DIRECT_S_PER_OUT[dtype] + k0 * k1 * DIRECT_S_PER_MAC[dtype])
 
 
-# filters over more than two axes: a 2-D pass per tap of the leading axes
-# (plus copying and accumulating its result), or whole-array transforms
+# filters over more than two axes: the CPU's planes kernel (one pass, every
+# tap), a 2-D pass per tap of the leading axes (plus copying and
+# accumulating its result: the device backends, kernel sides the planes
+# kernel does not take), or whole-array transforms
 # fitted by timing 128^3 and 256^3 volumes (benchmarks/results/fitted_constants.md)
+PLANES_S_PER_OUT = 2.3e-9
+PLANES_S_PER_MAC = 4.5e-11
 ND_PLANE_S_PER_OUT = 2.5e-9
 ND_PLANE_OVERHEAD_S = 1e-4
 FFT_ND_S_PER_ELEM = 25e-9
 FFT_ND_OVERHEAD_S = 1e-4
 
 
-def choose_nd(nout, lead_taps, k0, k1, fft_elems, fft_ok):
+def choose_nd(nout, lead_taps, k0, k1, fft_elems, fft_ok, planes=False):
     """'fft' or 'direct' for a filter over more than two axes: ``nout``
     outputs, ``lead_taps`` taps of the leading axes, a ``k0 x k1`` kernel on
-    the last two, ``fft_elems`` elements of the transformed array."""
-    direct = lead_taps * (direct_cost(nout, 1, k0, k1, np.float64)
-                          + nout * ND_PLANE_S_PER_OUT + ND_PLANE_OVERHEAD_S)
+    the last two, ``fft_elems`` elements of the transformed array;
+    ``planes``: the direct method is the planes kernel (else a 2-D pass per
+    leading tap)."""
+    if planes:
+        direct = ND_PLANE_OVERHEAD_S + nout * (PLANES_S_PER_OUT
+                                               + lead_taps * k0 * k1 * PLANES_S_PER_MAC)
+    else:
+        direct = lead_taps * (direct_cost(nout, 1, k0, k1, np.float64)
+                              + nout * ND_PLANE_S_PER_OUT + ND_PLANE_OVERHEAD_S)
     fft = FFT_ND_OVERHEAD_S + FFT_ND_S_PER_ELEM * fft_elems
     return "fft" if fft_ok and fft < direct else "direct"
 

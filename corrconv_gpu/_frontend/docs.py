@@ -128,12 +128,14 @@ axes = """axes : tuple of int or None, optional
         signals or images, all filtered in one backend call. When `axes` is
         specified, a sequence `origin` must match the length of `axes`, and
         ``weights.ndim == len(axes)``. Weights of any dimensionality: a
-        filter over more than two axes runs, for each tap of the leading
-        filtered axes, the 2-D filter of the last two, or (large kernels,
-        ``method='fft'``) whole-array transforms; both accumulate in float64,
-        so an integer output may differ from SciPy's by one where the sum
-        lies within rounding of an integer (SciPy adds every product in one
-        C-order sequence)."""
+        filter over more than two axes runs on the CPU as one pass that adds
+        every product in SciPy's C order (SciPy's float64 sums exactly,
+        where the kernel fits in the input); on a GPU, for each tap of the
+        leading filtered axes, the 2-D filter of the last two, accumulated
+        in float64, so an integer output may differ from SciPy's by one
+        where the sum lies within rounding of an integer; large kernels
+        (``method='fft'``, or 'auto' by the cost model) take whole-array
+        transforms."""
 
 ndimage_ext = """method : {'auto', 'direct', 'fft'}, optional
         Extension (keyword-only): as in :func:`corrconv_gpu.correlate2d`.

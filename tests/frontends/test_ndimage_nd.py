@@ -1,9 +1,11 @@
 """scipy.ndimage.correlate/convolve over three and four axes (volumes), against SciPy.
 
-A filter over more than two axes runs the 2-D kernels once per tap of its
-leading axes; every mode, origin, dtype, layout and backend must give
-SciPy's values (float tolerance; integer outputs exactly where the sums are
-exact).
+A filter over more than two axes runs on the CPU as one pass of the planes
+kernel (every tap summed in SciPy's C order, so equal to SciPy bit for bit
+where the kernel fits in the volume), on the device backends as the 2-D
+kernels once per tap of its leading axes; every mode, origin, dtype, layout
+and backend must give SciPy's values (float tolerance; integer outputs
+exactly where the sums are exact).
 """
 
 import itertools
@@ -93,6 +95,32 @@ def test_dtypes_and_outputs(rng):
         _close(ours(xf, wc, mode="wrap"), theirs(xf, wc, mode="wrap"), xf, wc)
         _close(ours(xc, wc, mode="constant", cval=1 - 2j),
                theirs(xc, wc, mode="constant", cval=1 - 2j), xc, wc)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap", "grid-mirror", "nearest"])
+def test_cpu_planes_kernel_equals_scipy_bitwise(mode, rng, monkeypatch):
+    """The CPU's one-pass kernel sums in SciPy's order: float64 and float32
+    results equal SciPy's exactly, and so do integer outputs of inexact
+    sums (the truncation sees the same float64 value)."""
+    import corrconv_gpu._backends.cpu as cpu
+    calls = []
+    real = cpu.execute_planes
+    monkeypatch.setattr(cpu, "execute_planes", lambda *a: calls.append(1) or real(*a))
+    cases = [(rng.standard_normal((6, 7, 9)), (3, 3, 3)),
+             (rng.standard_normal((6, 7, 9)).astype(np.float32), (2, 5, 4)),
+             (rng.integers(0, 4000, (5, 6, 8)).astype(np.uint16), (3, 2, 3)),
+             (rng.integers(0, 255, (5, 6, 8)).astype(np.uint8), (3, 3, 3)),
+             (rng.standard_normal((3, 4, 5, 6)), (2, 3, 2, 3))]
+    for x, kshape in cases:
+        w = rng.standard_normal(kshape)
+        for (ours, theirs), method in itertools.product(FUNCS, ("direct", "auto")):
+            with cc.use_backend("cpu"):
+                got = ours(x, w, mode=mode, cval=1.25, origin=-(kshape[0] // 2),
+                           method=method)
+            want = theirs(x, w, mode=mode, cval=1.25, origin=-(kshape[0] // 2))
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want, err_msg=str((x.dtype, kshape, method)))
+    assert len(calls) == len(cases) * 4
 
 
 def test_views_and_inputs_unchanged(rng):

@@ -104,6 +104,13 @@ def prepare(plan, shape, wshape):
     return run
 
 
+def planes_capable(n0, k0, k1):
+    """Whether the planes kernel takes windows of ``n0`` rows and ``k0 x k1``
+    weights per leading tap (the sums of scipy.ndimage: float64)."""
+    from .direct import planes_capable as capable
+    return capable(n0, k0, k1, np.dtype(np.float64))
+
+
 def execute_planes(plan, x, w, pmap, out_dtype):
     """A filter over more than two axes in one pass of the direct kernel:
     output plane ``o`` (of ``plan.out_shape``) is the sum over ``l`` of the

@@ -19,8 +19,8 @@ from . import direct_kernel as _dk
 from .direct_kernel import EXACT_CHUNK, EXACT_ROWS, exact_max, exact_ring_rows, taps
 from .native import kernel
 
-__all__ = ["correlate_window", "prepare_window", "prepare_planes", "PLANES_INPUTS",
-           "num_threads"]
+__all__ = ["correlate_window", "prepare_window", "prepare_planes", "planes_capable",
+           "PLANES_INPUTS", "num_threads"]
 
 _ACC_BYTES = 65536  # L2 budget of the accumulator ring (K0 rows of ch)
 # windows of at least this many outputs use the exact-size kernel when both
@@ -211,6 +211,12 @@ PLANES_INPUTS = {np.dtype(np.float64): tuple(np.dtype(t) for t in (
     np.float64, np.float32, np.uint8, np.uint16, np.int16))}
 
 
+def planes_capable(n0, k0, k1, dt):
+    """Whether the planes kernel takes ``n0`` output rows and ``k0 x k1``
+    weights per leading tap, summed in ``dt``."""
+    return max(k0, k1) <= exact_max(dt) and n0 >= _dk.PLANES_ROWS
+
+
 def prepare_planes(shape, xdt, xr0, xc0, wshape, flip, conj, n0, n1, dt, odt, boundary,
                    fkey):
     """The launch of a filter over more than two axes, run as one pass:
@@ -227,8 +233,7 @@ def prepare_planes(shape, xdt, xr0, xc0, wshape, flip, conj, n0, n1, dt, odt, bo
     bands the planes are split into. None where the kernel does not apply
     (kernel sides above ``exact_max``, windows of fewer than
     ``PLANES_ROWS`` rows)."""
-    K0, K1 = wshape
-    if max(K0, K1) > exact_max(dt) or n0 < _dk.PLANES_ROWS or n1 < 1:
+    if not planes_capable(n0, *wshape, dt) or n1 < 1:
         return None
     return _prepare_planes(shape, xdt, xr0, xc0, wshape, flip, conj, n0, n1, dt, odt,
                            boundary, fkey, _SERIAL_WORK, _BAND_WORK)

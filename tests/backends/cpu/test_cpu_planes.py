@@ -1,0 +1,187 @@
+"""The CPU planes kernel (filters over more than two axes in one pass):
+every input type it reads as it is, float32 outputs, fill planes, every
+boundary, chunks and row blocks, thread splits; each output's taps summed in
+C order, so the results equal a plain float64 loop bit for bit."""
+import numpy as np
+import pytest
+
+import corrconv_gpu._backends.cpu as _cpu
+from corrconv_gpu._backends.cpu import direct as _direct
+from corrconv_gpu._backends.cpu import direct_kernel as _dk
+from corrconv_gpu._boundary import extended_block
+from corrconv_gpu._plan import plan_ndimage
+
+BOUNDARIES = ["constant", "wrap", "symmetric", "mirror", "nearest"]
+
+
+def _expected(x, pmap, w, xr0, xc0, n0, n1, flip, conj, boundary, fill, dt):
+    """Output plane o: the products of every (leading tap, row, column), added
+    in that order to 0 in ``dt`` (the kernel's order and type)."""
+    P, H, W = x.shape
+    Q, L = pmap.shape
+    k0, k1 = w.shape[1:]
+    out = np.zeros((Q, n0, n1), dtype=dt)
+    flat = x.reshape(-1)
+    for o in range(Q):
+        acc = np.zeros((n0, n1), dtype=dt)
+        for l in range(L):
+            if pmap[o, l] < 0:
+                ext = np.full((n0 + k0 - 1, n1 + k1 - 1), fill, dtype=dt)
+            else:
+                plane = flat[pmap[o, l]:pmap[o, l] + H * W].reshape(H, W).astype(dt)
+                ext = extended_block(plane, (xr0, xr0 + n0 + k0 - 1),
+                                     (xc0, xc0 + n1 + k1 - 1), boundary, fill)
+            wk = w[l][::-1, ::-1] if flip else w[l]
+            if conj:
+                wk = np.conj(wk)
+            for p in range(k0):
+                for q in range(k1):
+                    acc = acc + ext[p:p + n0, q:q + n1] * wk[p, q]
+        out[o] = acc
+    return out
+
+
+def _data(shape, dt, rng):
+    dt = np.dtype(dt)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return rng.integers(max(info.min, -1000), min(info.max, 1000), size=shape).astype(dt)
+    x = rng.standard_normal(shape)
+    if dt.kind == "c":
+        x = x + 1j * rng.standard_normal(shape)
+    return x.astype(dt)
+
+
+def _launch(x, w, pmap, xr0, xc0, n0, n1, flip, conj, boundary, fill, dt, odt):
+    launch = _direct.prepare_planes(x.shape[1:], x.dtype, xr0, xc0, w.shape[1:], flip, conj,
+                                    n0, n1, np.dtype(dt), np.dtype(odt), boundary,
+                                    _direct.fill_key(None if fill is None else
+                                                     np.asarray(fill, dtype=dt)))
+    assert launch is not None
+    out = np.full((pmap.shape[0], n0, n1), 77, dtype=odt)
+    launch(x, w, pmap, out)
+    return out
+
+
+def _pmap(rng, Q, L, P, plane, holes):
+    pm = rng.integers(0, P, size=(Q, L)) * plane
+    if holes:
+        pm[rng.random((Q, L)) < 0.3] = -1
+    return pm.astype(np.int64)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("xdt", [np.float64, np.float32, np.uint16])
+def test_every_boundary_and_window_bitwise(boundary, xdt):
+    """'same', 'full' and beyond-edge windows, planes of fill (-1) in
+    'constant' mode, row counts that are and are not multiples of the row
+    block; convolution (flip) and correlation."""
+    rng = np.random.default_rng(7)
+    H, W, P = 11, 13, 5
+    x = _data((P, H, W), xdt, rng)
+    x0 = x.copy()
+    fill = 2.5 if boundary == "constant" else None
+    w = rng.standard_normal((3, 3, 3))
+    pmap = _pmap(rng, 4, 3, P, H * W, boundary == "constant")
+    for (xr0, xc0), (n0, n1) in [((-1, -1), (H, W)),          # 'same'
+                                 ((-2, -2), (H + 2, W + 2)),  # 'full'
+                                 ((-9, 8), (7, 12)),          # beyond two edges
+                                 ((0, 0), (4, 5))]:           # one row block, inside
+        for flip in (False, True):
+            got = _launch(x, w, pmap, xr0, xc0, n0, n1, flip, False, boundary, fill,
+                          np.float64, np.float64)
+            want = _expected(x, pmap, w, xr0, xc0, n0, n1, flip, False, boundary, fill,
+                             np.float64)
+            assert np.array_equal(got, want), ((xr0, xc0), (n0, n1), flip)
+    np.testing.assert_array_equal(x, x0)
+
+
+@pytest.mark.parametrize("xdt", [np.float32, np.uint8, np.uint16, np.int16])
+def test_inputs_read_as_they_are_and_float32_out(xdt):
+    """Each input type of PLANES_INPUTS read without a float64 copy, summed in
+    float64 and written as float32 (one rounding of the exact float64 sum)."""
+    assert np.dtype(xdt) in _direct.PLANES_INPUTS[np.dtype(np.float64)]
+    rng = np.random.default_rng(3)
+    x = _data((6, 9, 21), xdt, rng)
+    w = rng.standard_normal((2, 3, 3))
+    pmap = _pmap(rng, 5, 2, 6, 9 * 21, False)
+    want = _expected(x, pmap, w, -1, -1, 9, 21, False, False, "symmetric", None, np.float64)
+    got64 = _launch(x, w, pmap, -1, -1, 9, 21, False, False, "symmetric", None,
+                    np.float64, np.float64)
+    got32 = _launch(x, w, pmap, -1, -1, 9, 21, False, False, "symmetric", None,
+                    np.float64, np.float32)
+    assert got32.dtype == np.float32
+    assert np.array_equal(got64, want)
+    assert np.array_equal(got32, want.astype(np.float32))
+
+
+def test_complex_conjugates_and_flips():
+    rng = np.random.default_rng(4)
+    x = _data((4, 8, 10), np.complex128, rng)
+    w = _data((3, 2, 3), np.complex128, rng)
+    pmap = _pmap(rng, 3, 3, 4, 80, True)
+    for flip, conj in ((False, True), (True, False)):
+        got = _launch(x, w, pmap, -1, -1, 8, 10, flip, conj, "constant", 1 - 2j,
+                      np.complex128, np.complex128)
+        want = _expected(x, pmap, w, -1, -1, 8, 10, flip, conj, "constant", 1 - 2j,
+                         np.complex128)
+        # complex products may round differently from NumPy's (the order of
+        # the real multiplies): equal to a few ulps
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13, err_msg=str((flip, conj)))
+
+
+@pytest.mark.parametrize("kshape", [(1, 1), (2, 5), (9, 4), (5, 9)])
+def test_kernel_shapes_and_chunks_wider_than_one(kshape):
+    """Windows wider than a column chunk (several chunks per row block, the
+    last one partial), kernel sides 1 .. EXACT_MAX."""
+    rng = np.random.default_rng(sum(kshape))
+    W = 2 * _dk.EXACT_CHUNK + 37
+    x = _data((3, 9, W), np.float64, rng)
+    w = rng.standard_normal((2,) + kshape)
+    pmap = _pmap(rng, 2, 2, 3, 9 * W, False)
+    r0, c0 = -(kshape[0] // 2), -(kshape[1] // 2)
+    got = _launch(x, w, pmap, r0, c0, 9, W, False, False, "wrap", None, np.float64, np.float64)
+    want = _expected(x, pmap, w, r0, c0, 9, W, False, False, "wrap", None, np.float64)
+    assert np.array_equal(got, want)
+
+
+def test_result_independent_of_thread_bands(monkeypatch):
+    """Many bands of planes on the threads give the one-thread result bit for bit."""
+    rng = np.random.default_rng(5)
+    x = _data((12, 16, 40), np.float32, rng)
+    w = rng.standard_normal((3, 3, 3))
+    pmap = _pmap(rng, 10, 3, 12, 16 * 40, False)
+    args = (x, w, pmap, -1, -1, 16, 40, False, False, "nearest", None, np.float64, np.float32)
+    monkeypatch.setattr(_direct, "_SERIAL_WORK", 1 << 62)
+    one = _launch(*args)
+    monkeypatch.setattr(_direct, "_SERIAL_WORK", 0)
+    monkeypatch.setattr(_direct, "_BAND_WORK", 1)
+    monkeypatch.setattr(_direct, "num_threads", lambda: 3)
+    many = _launch(*args)
+    assert np.array_equal(one, many)
+
+
+def test_where_the_kernel_does_not_apply():
+    f64 = np.dtype(np.float64)
+    assert _direct.planes_capable(_dk.PLANES_ROWS, 9, 9, f64)
+    assert not _direct.planes_capable(_dk.PLANES_ROWS - 1, 3, 3, f64)
+    assert not _direct.planes_capable(100, _dk.EXACT_MAX + 1, 3, f64)
+    assert _direct.prepare_planes((3, 3), f64, -1, -1, (3, 3), False, False, 3, 3, f64, f64,
+                                  "wrap", None) is None
+    with pytest.raises(ValueError, match="sizes up to"):
+        _dk.source_planes(_dk.EXACT_MAX + 1, 3)
+
+
+def test_backend_converts_other_inputs_and_keeps_integer_sums_in_float64():
+    """int32 is not read as it is: the backend converts it; an integer output
+    gets the float64 sum (the frontend applies C's conversion)."""
+    rng = np.random.default_rng(6)
+    x = _data((5, 7, 9), np.int32, rng)
+    w = rng.standard_normal((2, 3, 3))
+    pmap = _pmap(rng, 4, 2, 5, 63, False)
+    plan = plan_ndimage((7, 9), (3, 3), (0, 0), False, "wrap", 0.0, np.float64)
+    got = _cpu.execute_planes(plan, x, w, pmap, np.int32)
+    assert got.dtype == np.float64
+    want = _expected(x, pmap, w, -1, -1, 7, 9, False, False, "wrap", None, np.float64)
+    assert np.array_equal(got, want)
+    assert _cpu.execute_planes(plan, x, w, pmap, np.float32).dtype == np.float32
