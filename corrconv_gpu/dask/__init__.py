@@ -5,7 +5,8 @@ returns a lazy one that computes to the in-memory function of the same name
 applied to the whole array: same shape, dtype and values (bit for bit for
 integers; for floats up to the rounding of the method each chunk picks).
 ``correlate2d``/``convolve2d`` follow scipy.signal, ``correlate``/``convolve``/
-``correlate1d``/``convolve1d`` scipy.ndimage. The weights are small NumPy
+``correlate1d``/``convolve1d`` scipy.ndimage, and :mod:`corrconv_gpu.dask.signal`
+the N-D scipy.signal namespace (:mod:`corrconv_gpu.signal`). The weights are small NumPy
 arrays that enter the graph once. NumPy chunks run on the CPU backend, CuPy
 chunks on the GPU (with ``dask-cuda``, one worker per GPU). Chunks borrow
 their halos from their neighbours (``map_overlap``); the array's own edges
@@ -21,11 +22,11 @@ import dask
 import dask.array as da
 from dask.array.utils import meta_from_array
 
-from . import ndimage
-from ._boundary import NDIMAGE_MODES, SIGNAL_BOUNDARIES, extend_index
-from ._frontend import signal2d, validate
-from ._plan import plan_2d
-from ._util.arrays import array_namespace, to_numpy
+from .. import ndimage
+from .._boundary import NDIMAGE_MODES, SIGNAL_BOUNDARIES, extend_index
+from .._frontend import signal2d, validate
+from .._plan import plan_2d
+from .._util.arrays import array_namespace, to_numpy
 
 __all__ = ["correlate2d", "convolve2d", "correlate", "convolve",
            "correlate1d", "convolve1d"]
@@ -347,3 +348,6 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0,
     """:func:`corrconv_gpu.ndimage.convolve1d` of a Dask array; see :func:`correlate`."""
     return _ndimage("convolve1d", input, weights, output, mode, cval, origin,
                     dict(kwargs, axis=axis))
+
+
+from . import signal  # noqa: E402  (the N-D scipy.signal namespace; uses the helpers above)
