@@ -12,7 +12,8 @@ and one kernel (standard normal), mode 'reflect' (scipy.ndimage's default):
 * ``signal``        ``scipy.signal.correlate(x, w, 'same')`` (its 'auto': zero
                     padding, so a speed peer only; its values are not compared)
 
-medians of ``--repeat`` runs (one run for calls over ``--budget`` seconds). A
+medians of ``--repeat`` runs after an untimed warm-up run (one run for calls
+over ``--budget`` seconds; no warm-up for peers estimated above ``--warm-s``). A
 peer whose estimated time (from its measured seconds per multiply-add at a
 smaller kernel of the same size) exceeds ``--max-peer-s`` is not run: its
 time is that estimate, marked ``est.``. Writes ``benchmarks/results/
@@ -40,7 +41,13 @@ import corrconv_gpu  # noqa: E402
 from corrconv_gpu import ndimage as cnd  # noqa: E402
 
 
-def _time(fn, repeat, budget):
+def _time(fn, repeat, budget, warm=True):
+    """Median of up to ``repeat`` runs (stopping once they add up to
+    ``budget`` s), after one untimed run when ``warm``: the first calls on a
+    new array size pay the operating system's first touch of their output
+    (hundreds of MB at 512^3, page compaction included), whoever calls."""
+    if warm:
+        fn()
     times = []
     while len(times) < repeat:
         t = time.perf_counter()
@@ -61,8 +68,7 @@ def run(args):
             w = rng.standard_normal((k, k, k)).astype(np.float32)
             macs = float(n) ** 3 * k ** 3
             rec = {"n": n, "K": k}
-            with corrconv_gpu.use_backend("cpu"):
-                cnd.correlate(x, w)             # first call: compiles, plans
+            with corrconv_gpu.use_backend("cpu"):   # the untimed run compiles, plans
                 rec["ours"], ours = _time(lambda: cnd.correlate(x, w), args.repeat, args.budget)
             peers = {"ndimage": lambda: scipy.ndimage.correlate(x, w),
                      "signal": lambda: scipy.signal.correlate(x, w, "same")}
@@ -71,7 +77,8 @@ def run(args):
                 if name == "ndimage" and est > args.max_peer_s:
                     rec[name], rec[name + "_est"] = est, True
                     continue
-                rec[name], out = _time(fn, args.repeat, args.budget)
+                # a warm-up run where it is cheap (every contender gets one)
+                rec[name], out = _time(fn, args.repeat, args.budget, warm=est < args.warm_s)
                 rec[name + "_est"] = False
                 if name == "ndimage":
                     rate[name] = rec[name] / macs
@@ -91,14 +98,15 @@ def write(points, out, args):
     meta = {"date": time.strftime("%Y-%m-%d"), "machine": platform.machine(),
             "cpus": os.cpu_count(), "numpy": np.__version__, "scipy": scipy.__version__,
             "corrconv_gpu": corrconv_gpu.__version__, "repeat": args.repeat,
-            "budget_s": args.budget, "max_peer_s": args.max_peer_s}
+            "budget_s": args.budget, "max_peer_s": args.max_peer_s, "warm_s": args.warm_s}
     with open(os.path.join(out, "volumes.json"), "w") as f:
         json.dump({"meta": meta, "points": points}, f, indent=1)
     lines = ["# Volumes: 3-D float32, mode 'reflect', CPU", "",
              f"{meta['date']}, {meta['cpus']} CPUs ({meta['machine']}), NumPy {meta['numpy']}, "
-             f"SciPy {meta['scipy']}; medians of up to {args.repeat} runs. `x peer` = peer time / "
-             "ours (> 1: we are faster); `est.`: not run, estimated from the peer's seconds per "
-             "multiply-add at a smaller K of the same size.", "",
+             f"SciPy {meta['scipy']}; medians of up to {args.repeat} runs after a warm-up run "
+             "(none for peers over a few seconds). `x peer` = peer time / ours (> 1: we are "
+             "faster); `est.`: not run, estimated from the peer's seconds per multiply-add at a "
+             "smaller K of the same size.", "",
              "| n | K | ours (s) | scipy.ndimage (s) | x ndimage | scipy.signal 'same' (s) "
              "| x signal | max error / sum(abs(w)) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -139,7 +147,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="256,512")
     ap.add_argument("--ks", default="3,5,7,15")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--warm-s", type=float, default=5.0,
+                    help="an untimed warm-up run for peers whose estimated time is below this")
     ap.add_argument("--budget", type=float, default=10.0,
                     help="stop repeating a call once its runs add up to this many seconds")
     ap.add_argument("--max-peer-s", type=float, default=60.0,

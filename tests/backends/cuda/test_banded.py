@@ -445,3 +445,29 @@ def test_gpu_banded_identical(boundary):
     _same(got, want)
     assert st.bands == 4 * -(-300 // 37)
     assert st.h2d_s > 0 and st.compute_s > 0 and st.d2h_s > 0 and st.wall_s > 0
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap"])
+def test_volumes_band_along_the_first_axis(mode):
+    """A NumPy volume over the device budget: each 2-D pass of the leading
+    taps runs in bands of whole planes along the first axis (frames of the
+    stack), and the result equals the in-memory call on the same backend."""
+    from corrconv_gpu import ndimage as cnd
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((12, 10, 9)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3))
+    with cc.use_backend("emulated"):
+        with memory_budget(None):
+            _banded.last_stats = None
+            want = cnd.correlate(x, w, mode=mode, cval=0.5, method="direct")
+            assert _banded.last_stats is None
+        plan = plan_2d((10, 9), (2, 3), "same", False, "constant", np.asarray(0.0),
+                       np.dtype(np.float64), False)
+        # three planes (and their results) per band
+        budget = band_bytes(plan, (12, 10, 9), (2, 3), 10, 3)
+        with memory_budget(budget):
+            got = cnd.correlate(x, w, mode=mode, cval=0.5, method="direct")
+            st = _banded.last_stats
+    assert st is not None and st.frames_per_band == 3 and st.bands == 4
+    assert got.dtype == want.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
