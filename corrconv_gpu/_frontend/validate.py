@@ -291,10 +291,12 @@ def as_stack_pair(in1, in2, name, stacked):
 
 # ------------------------------------------------------- scipy.ndimage
 
-# dtypes SciPy's C filters read and write; complex goes through real parts
+# dtypes SciPy's C filters read and write, and float16 (an extension: SciPy
+# refuses it; here it is summed in float64 and rounded once); complex goes
+# through real parts
 _NDIMAGE_REAL = frozenset(np.dtype(t) for t in (
     np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
-    np.int64, np.uint64, np.float32, np.float64))
+    np.int64, np.uint64, np.float16, np.float32, np.float64))
 
 
 def ndimage_mode(mode):
@@ -312,8 +314,9 @@ def ndimage_modes_scalar(mode):
 
 def ndimage_check_dtypes(input_dtype, output_dtype, complex_output, one_d=False):
     """SciPy's C type check, input then output ("array type not supported";
-    the 1-D filters name the dtype: "array type dtype('float16') not supported",
-    that of the real component for complex arrays)."""
+    the 1-D filters name the dtype: "array type dtype('longdouble') not
+    supported", that of the real component for complex arrays); float16 is
+    accepted (see ``_NDIMAGE_REAL``)."""
     def component(dtype):
         dtype = np.dtype(dtype)
         return dtype.type(0).real.dtype if dtype.kind == "c" else dtype

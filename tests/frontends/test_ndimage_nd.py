@@ -206,3 +206,23 @@ def test_fft_keeps_nan_where_scipy_does(rng):
         assert np.isfinite(got).sum() > 0
     y = rng.standard_normal((40, 40, 40))
     assert _dispatch.choose_nd(y, k, "fft", "constant", np.inf) == "direct"
+
+
+@pytest.mark.parametrize("backend", ["cpu", "emulated"])
+def test_float16_volumes_are_computed(backend, rng):
+    """SciPy refuses float16; here it is summed in float64 (SciPy's sum of
+    the same values) and rounded once: its float64 result cast to float16."""
+    x = rng.standard_normal((6, 7, 8)).astype(np.float16)
+    w = rng.standard_normal((3, 2, 3))
+    with pytest.raises(RuntimeError, match="not supported"):
+        ndi.correlate(x, w)
+    with cc.use_backend(backend):
+        for (ours, theirs), mode in itertools.product(FUNCS, ("reflect", "constant")):
+            got = ours(x, w, mode=mode, cval=0.5)
+            want = theirs(x.astype(np.float64), w, mode=mode, cval=0.5)
+            assert got.dtype == np.float16
+            np.testing.assert_array_equal(got, want.astype(np.float16))
+        got = cnd.correlate1d(x, [1.0, -2.0, 0.5], axis=0, output=np.float16)
+        np.testing.assert_array_equal(
+            got, ndi.correlate1d(x.astype(np.float64), [1.0, -2.0, 0.5], axis=0)
+            .astype(np.float16))
