@@ -79,6 +79,26 @@ def plan_2d(shape1, shape2, mode, flip, boundary, fill, dtype, swapped):
                 np.dtype(dtype), cdt, reverse_output=swapped and not flip)
 
 
+def signal_nd_window(m, k, mode):
+    """``(O, r)`` of scipy.signal.correlate/convolve along one axis of ``m``
+    with ``k`` taps: 'same' is the centre of 'full' (``full[(K-1)//2:]``, for
+    both: SciPy's correlate convolves with the reversed kernel)."""
+    if mode == "full":
+        return window_full(m, k)
+    if mode == "valid":
+        return window_valid(m, k)
+    return window_from_full((k - 1) // 2, m, k)
+
+
+def plan_signal_nd(shape1, shape2, mode, flip, dtype):
+    """The plan of the last two axes of scipy.signal.correlate/convolve over
+    N-D arrays (zero padding: 'constant' with 0)."""
+    cdt = compute_dtype(dtype)
+    out, off = zip(*(signal_nd_window(m, k, mode) for m, k in zip(shape1, shape2)))
+    return Plan(tuple(out), tuple(off), flip, (not flip) and cdt.kind == "c", "constant",
+                np.zeros((), cdt), np.dtype(dtype), cdt)
+
+
 def plan_1d(n, k, mode, flip, dtype):
     """The plan of numpy.correlate (flip=False) / numpy.convolve (flip=True).
 

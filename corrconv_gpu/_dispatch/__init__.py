@@ -39,6 +39,16 @@ def _finite(x, plan):
     return finite(x, plan.fillvalue if plan.boundary == "constant" else None)
 
 
+def planes_capable(x, n0, k0, k1):
+    """Whether :func:`run_planes` can take a filter of ``x`` with ``n0``
+    output rows and ``k0 x k1`` weights per leading tap (the CPU's planes
+    kernel; the cost model's 'direct' for more than two axes)."""
+    if is_cupy_array(x):
+        return False
+    from .._backends import cpu
+    return cpu.planes_capable(n0, k0, k1)
+
+
 def choose_nd(x, kshape, method, boundary, cval):
     """'fft' or 'direct' (:func:`run_planes`, else a 2-D pass per tap of the
     leading axes) for a filter over more than two axes of ``x``; ``kshape``:
@@ -52,8 +62,7 @@ def choose_nd(x, kshape, method, boundary, cval):
         for a, k in kshape.items():
             ext = ext / max(x.shape[a], 1) * (x.shape[a] + k - 1)
         axes, ks = list(kshape), list(kshape.values())
-        from .._backends import cpu
-        planes = not is_cupy_array(x) and cpu.planes_capable(x.shape[axes[-2]], ks[-2], ks[-1])
+        planes = planes_capable(x, x.shape[axes[-2]], ks[-2], ks[-1])
         if cost.choose_nd(x.size, math.prod(ks[:-2]), ks[-2], ks[-1], ext, True,
                           planes) != "fft":
             return "direct"

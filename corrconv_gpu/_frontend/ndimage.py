@@ -13,6 +13,7 @@ from .._plan import ndimage_dtypes, plan_ndimage
 from .._util.arrays import array_namespace, is_cupy_array, to_numpy
 from .._util.cast import cast_c, cast_c_nd
 from . import output as _output
+from .planes import plane_map, tap_weights
 from . import validate as _validate
 
 
@@ -91,59 +92,33 @@ def _extend(x, w, axes, origins, boundary, cval, cdt):
     return xe
 
 
-def _lead_taps(x, w, active, origins, flip, boundary):
-    """The leading filtered axes (all but the last two) as planes: ``(pmap,
-    w3)``. Output plane ``o`` (the C order of the unfiltered axes, then the
-    leading ones, of ``x`` with those axes moved first) reads, for leading
-    tap ``l``, input plane ``pmap[o, l]`` (-1: outside the input in
-    'constant' mode) with the weights ``w3[l]`` (the last two axes; reversed
-    along the leading ones for convolution). Taps whose weights are all zero
-    are left out (SciPy skips zero weights)."""
-    lead, last = active[:-2], active[-2:]
-    rest = [a for a in range(x.ndim) if a not in active]
-    n = len(lead)
-    flat = np.arange(math.prod(x.shape[a] for a in rest)).reshape((-1,) + (1,) * 2 * n)
-    valid = True
-    for j, a in enumerate(lead):
-        na, ka = x.shape[a], w.shape[a]
-        lpad = ka // 2 + origins[a]
-        idx, inside = extend_index(np.arange(-lpad, na + ka - 1 - lpad), na, boundary)
-        sel = np.add.outer(np.arange(na), np.arange(ka))     # (output, tap)
-        shape = [1] * (1 + 2 * n)
-        shape[1 + j], shape[1 + n + j] = na, ka
-        flat = flat * na + idx[sel].reshape(shape)
-        if boundary == "constant":
-            valid = valid & inside[sel].reshape(shape)
-    ntaps = math.prod(w.shape[a] for a in lead)
-    pmap = np.where(valid, flat * (x.shape[last[0]] * x.shape[last[1]]), -1)
-    pmap = np.broadcast_to(pmap, flat.shape[:1] + pmap.shape[1:]).reshape(-1, ntaps)
-    w3 = w.reshape(tuple(w.shape[a] for a in active))
-    if flip:
-        w3 = w3[(slice(None, None, -1),) * n]
-    w3 = w3.reshape((ntaps,) + w3.shape[n:])
-    keep = np.flatnonzero(w3.reshape(ntaps, -1).any(axis=1))
-    return pmap[:, keep], w3[keep]
-
-
 def _planes(x, w, active, origins, flip, boundary, cval, cdt, out_dtype):
     """The direct filter over more than two axes in one pass of the CPU's
     planes kernel (:func:`corrconv_gpu._dispatch.run_planes`); None where
-    that does not run."""
+    that does not run. The last two filtered axes move last; every other
+    axis is a leading one (an unfiltered axis has one tap). Leading taps
+    whose weights are all zero are left out (SciPy skips zero weights)."""
     if not isinstance(x, np.ndarray):
         return None
     last = active[-2:]
-    rest = [a for a in range(x.ndim) if a not in active]
-    pmap, w3 = _lead_taps(x, w, active, origins, flip, boundary)
-    if not len(w3):
+    xm = np.moveaxis(x, last, (-2, -1))
+    wm = np.moveaxis(w, last, (-2, -1))
+    frame, nlead = xm.shape[-2:], x.ndim - 2
+    ks = wm.shape[:nlead]
+    lead = [a for a in range(x.ndim) if a not in last]
+    starts = [-(k // 2) - origins[a] for k, a in zip(ks, lead)]
+    pmap = plane_map(xm.shape[:nlead], ks, starts, xm.shape[:nlead], boundary,
+                     math.prod(frame))
+    w3 = tap_weights(wm, nlead, flip)
+    keep = np.flatnonzero(w3.reshape(len(w3), -1).any(axis=1))
+    if not len(keep):
         return np.zeros(x.shape, dtype=cdt)
-    frame = tuple(x.shape[a] for a in last)
     plan = plan_ndimage(frame, w3.shape[1:], tuple(origins[a] for a in last), flip,
                         boundary, cval, cdt)
-    xm = np.moveaxis(x, rest, range(len(rest)))
-    out = run_planes(plan, xm.reshape((-1,) + frame), w3, pmap, out_dtype)
+    out = run_planes(plan, xm.reshape((-1,) + frame), w3[keep], pmap[:, keep], out_dtype)
     if out is None:
         return None
-    return np.ascontiguousarray(np.moveaxis(out.reshape(xm.shape), range(len(rest)), rest))
+    return np.ascontiguousarray(np.moveaxis(out.reshape(xm.shape), (-2, -1), last))
 
 
 def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype, method,

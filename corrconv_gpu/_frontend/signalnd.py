@@ -15,12 +15,14 @@ import warnings
 
 import numpy as np
 
-from .._dispatch import cost, finite, run
+from .._dispatch import cost, finite, planes_capable, run, run_planes
 from .._methods.fft import fftn_correlate_valid
-from .._plan import plan_2d, result_dtype
+from .._plan import plan_2d, plan_signal_nd, result_dtype, signal_nd_window
 from .._util.arrays import array_namespace
+from .._util.cast import cast_result
 from . import validate
 from .numpy1d import convolve as np_convolve, correlate as np_correlate
+from .planes import plane_map, tap_weights
 
 _MODES = {"valid": "valid", "same": "same", "full": "full"}
 
@@ -69,6 +71,9 @@ def _direct(xp, in1, in2, mode, flip):
     if x.ndim == 1:
         x, w = x[None], w[None]
     nd = x.ndim
+    out = _planes(x, w, mode, flip, dtype)
+    if out is not None:
+        return out
     if mode != "valid":      # zero padding: the 'full' input, 'same' reads its centre
         # 'full': K - 1 zeros on both sides; 'same' is full[(K-1)//2 :][: M]
         pad = [(k - 1, k - 1) if mode == "full" else (k - 1 - (k - 1) // 2, (k - 1) // 2)
@@ -92,6 +97,25 @@ def _direct(xp, in1, in2, mode, flip):
         else:
             acc += part
     return acc if in1.ndim > 1 else acc[0]
+
+
+def _planes(x, w, mode, flip, dtype):
+    """More than two axes in one pass of the CPU's planes kernel
+    (:func:`corrconv_gpu._dispatch.run_planes`), the sum in the result's
+    accumulator type; None where that does not run."""
+    if x.ndim < 3 or not isinstance(x, np.ndarray):
+        return None
+    nlead = x.ndim - 2
+    wins = [signal_nd_window(m, k, mode) for m, k in zip(x.shape, w.shape)]
+    frame = x.shape[-2:]
+    pmap = plane_map(x.shape[:nlead], w.shape[:nlead], [r for _, r in wins[:nlead]],
+                     [o for o, _ in wins[:nlead]], "constant", math.prod(frame))
+    plan = plan_signal_nd(frame, w.shape[-2:], mode, flip, dtype)
+    out = run_planes(plan, x.reshape((-1,) + frame), tap_weights(np.asarray(w), nlead, flip),
+                     pmap, dtype)
+    if out is None:
+        return None
+    return cast_result(out, dtype).reshape(tuple(o for o, _ in wins))
 
 
 def _fft_dtype(dtype):
@@ -177,7 +201,10 @@ def choose_conv_method(in1, in2, mode="full", measure=False):
         math.prod(abs(a - b) + 1 for a, b in zip(s1, s2)), 1)
     ks = list(s2) if volume.ndim >= 2 else [1] + list(s2)
     fft_elems = math.prod(a + b - 1 for a, b in zip(s1, s2))
-    pick = cost.choose_nd(max(n_out, 1), math.prod(ks[:-2]), ks[-2], ks[-1], fft_elems, True)
+    n0 = signal_nd_window(s1[-2], s2[-2], _mode(mode))[0] if volume.ndim >= 3 else 0
+    planes = volume.ndim >= 3 and planes_capable(volume, n0, ks[-2], ks[-1])
+    pick = cost.choose_nd(max(n_out, 1), math.prod(ks[:-2]), ks[-2], ks[-1], fft_elems, True,
+                          planes)
     if pick == "fft" and not (finite(volume) and finite(kernel)):
         return "direct"
     return pick

@@ -131,3 +131,41 @@ def test_top_level_names_stay_numpys():
     assert cc.correlate is not cs.correlate and cc.convolve is not cs.convolve
     np.testing.assert_array_equal(cc.correlate([1, 2, 3], [0, 1]), np.correlate([1, 2, 3], [0, 1]))
     assert cs.correlate2d is cc.correlate2d and cs.convolve2d is cc.convolve2d
+
+
+def test_cpu_direct_volumes_run_the_planes_kernel(rng, monkeypatch):
+    """'direct' over three or four axes on the CPU is one pass of the planes
+    kernel (the zero padding as planes and rows outside the input), exact for
+    integers (wrapping as SciPy), every mode, convolution and conjugation;
+    kernel sides over its limit take the 2-D pass per leading tap."""
+    import corrconv_gpu._backends.cpu as cpu
+    calls = []            # one entry per call the planes kernel ran
+
+    def spy(*args, real=cpu.execute_planes):
+        out = real(*args)
+        if out is not None:
+            calls.append(args[2].shape)
+        return out
+    monkeypatch.setattr(cpu, "execute_planes", spy)
+    cases = [((6, 7, 9), (3, 2, 4)), ((5, 6, 7, 8), (2, 3, 2, 3)), ((4, 9, 6), (6, 3, 3))]
+    with cc.use_backend("cpu"):
+        for (shape, kshape), dt in zip(cases * 2, [np.int16, np.float64, np.complex128,
+                                                     np.uint8, np.float32, np.int16]):
+            x = _data(rng, shape, dt, 40)
+            w = _data(rng, kshape, dt, 3)
+            for name in ("correlate", "convolve"):
+                for mode in ("full", "same", "valid"):
+                    want = outcome(lambda: getattr(ss, name)(x, w, mode, method="direct"))
+                    if want[0] == "raise":
+                        assert outcome(lambda: getattr(cs, name)(x, w, mode, method="direct")) \
+                            == want
+                        continue
+                    got = getattr(cs, name)(x, w, mode, method="direct")
+                    _same(got, want[1], x, w, exact=np.dtype(dt).kind in "iu")
+        n = len(calls)
+        assert n >= 30
+        x = rng.standard_normal((5, 6, 12))
+        w = rng.standard_normal((2, 3, 11))      # 11 > the kernel's largest side
+        _same(cs.correlate(x, w, "same", method="direct"),
+              ss.correlate(x, w, "same", method="direct"), x, w, exact=False)
+        assert len(calls) == n
