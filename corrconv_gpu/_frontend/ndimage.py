@@ -13,8 +13,8 @@ from .._plan import ndimage_dtypes, plan_ndimage
 from .._util.arrays import array_namespace, is_cupy_array, to_numpy
 from .._util.cast import cast_c, cast_c_nd
 from . import output as _output
-from .planes import plane_map, tap_weights
 from . import validate as _validate
+from .planes import plane_map, tap_weights
 
 
 def _as_array(a):

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import signal as _signal
 from .._frontend import validate
-from . import _as_dask, _eager_empty, _overlap_apply, _weights, _whole
+from ._overlap import _as_dask, _eager_empty, _overlap_apply, _weights, _whole
 
 __all__ = ["correlate", "convolve", "fftconvolve", "oaconvolve"]
 
