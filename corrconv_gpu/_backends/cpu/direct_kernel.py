@@ -227,18 +227,26 @@ def exact_max(dtype):
     return EXACT_MAX_COMPLEX if dtype.kind == "c" else EXACT_MAX
 
 
-def _exact_loop(K0, K1, R, S, ind, staged):
-    """R output rows x all K0*K1 taps per column, accumulators in registers,
-    reading array ``S`` at the row bases b0..; each output's taps in the
+def _taps(K0, K1, R, S, sp):
+    """The body lines adding the K0*K1 taps to the R accumulators ``a0..``,
+    reading array ``S`` at the row bases ``b0..``: each loaded x feeds every
+    output row of the block that uses it, and each output's taps come in the
     naive order (kernel rows, then taps)."""
-    sp = " " * ind
-    lines = [f"{sp}for j in range(jn):"]
-    lines += [f"{sp}    a{r} = zero" for r in range(R)]
+    lines = []
     for t in range(R + K0 - 1):
         for q in range(K1):
             users = [(r, t - r) for r in range(R) if 0 <= t - r < K0]
             lines.append(f"{sp}    x = {S}[b{t} + j + _Q{q}]")
             lines += [f"{sp}    a{r} += x * w{p}_{q}" for r, p in users]
+    return lines
+
+
+def _exact_loop(K0, K1, R, S, ind, staged):
+    """R output rows x all K0*K1 taps per column, accumulators in registers."""
+    sp = " " * ind
+    lines = [f"{sp}for j in range(jn):"]
+    lines += [f"{sp}    a{r} = zero" for r in range(R)]
+    lines += _taps(K0, K1, R, S, sp)
     if not staged:
         lines += [f"{sp}    of[ob + _Q{r} * uso + j] = a{r}" for r in range(R)]
         return lines
@@ -354,11 +362,7 @@ def _planes_loop(K0, K1, R, S, ind):
     sp = " " * ind
     lines = [f"{sp}for j in range(jn):"]
     lines += [f"{sp}    a{r} = tmp[_T{r} + j]" for r in range(R)]
-    for t in range(R + K0 - 1):
-        for q in range(K1):
-            users = [(r, t - r) for r in range(R) if 0 <= t - r < K0]
-            lines.append(f"{sp}    x = {S}[b{t} + j + _Q{q}]")
-            lines += [f"{sp}    a{r} += x * w{p}_{q}" for r, p in users]
+    lines += _taps(K0, K1, R, S, sp)
     lines += [f"{sp}    tmp[_T{r} + j] = a{r}" for r in range(R)]
     return lines
 
