@@ -76,19 +76,31 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
 
 
 def _extend(x, w, axes, origins, boundary, cval, cdt):
-    """``x`` extended along ``axes`` by the elements the filter reads past its
-    edges (``boundary``; ``cval`` for 'constant', in ``cdt``)."""
+    """``x`` in ``cdt``, extended along ``axes`` by the elements the filter
+    reads past its edges (``boundary``; ``cval`` for 'constant'): one
+    converting copy of the input, then the borders, axis by axis, gathered
+    from what is already there (the borders of earlier axes included)."""
     xp = array_namespace(x)
-    xe = x if boundary != "constant" else x.astype(cdt)
-    for a in axes:
-        k, n = w.shape[a], x.shape[a]
-        lpad = k // 2 + origins[a]
-        idx, inside = extend_index(np.arange(-lpad, n + k - 1 - lpad), n, boundary)
-        xe = xp.take(xe, xp.asarray(idx), axis=a)
-        if boundary == "constant" and not inside.all():
+    pads = {a: (w.shape[a] // 2 + origins[a], w.shape[a] - 1 - w.shape[a] // 2 - origins[a])
+            for a in axes}
+    shape = tuple(n + sum(pads.get(a, (0, 0))) for a, n in enumerate(x.shape))
+    xe = xp.empty(shape, dtype=cdt)
+    inner = tuple(slice(lo, lo + n) for (lo, _), n in
+                  zip((pads.get(a, (0, 0)) for a in range(x.ndim)), x.shape))
+    xe[inner] = x
+    for a, (lo, hi) in pads.items():
+        n = x.shape[a]
+        for pos, dst in ((np.arange(-lo, 0), slice(0, lo)),
+                         (np.arange(n, n + hi), slice(lo + n, lo + n + hi))):
+            if not len(pos):
+                continue
             sel = [slice(None)] * x.ndim
-            sel[a] = xp.asarray(np.flatnonzero(~inside))
-            xe[tuple(sel)] = cval
+            sel[a] = dst
+            if boundary == "constant":        # the borders lie outside the input
+                xe[tuple(sel)] = cval
+            else:
+                idx = extend_index(pos, n, boundary)[0]
+                xe[tuple(sel)] = xp.take(xe, xp.asarray(lo + idx), axis=a)
     return xe
 
 
@@ -136,14 +148,14 @@ def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype, met
     if choose_nd(x, {a: w.shape[a] for a in active}, method, boundary, cval) == "fft":
         xe = _extend(x, w, active, origins, boundary, cval, cdt)
         conj = (not flip) and np.dtype(cdt).kind == "c"
-        return fftn_correlate_valid(xe.astype(cdt, copy=False), xp.asarray(w, dtype=cdt),
+        return fftn_correlate_valid(xe, xp.asarray(w, dtype=cdt),
                                     active, flip, conj, xp=xp).astype(cdt, copy=False)
     out = _planes(x, w, active, origins, flip, boundary, cval, cdt, out_dtype)
     if out is not None:
         return out
     lead, last = active[:-2], active[-2:]
     # one conversion to the accumulator type: the 2-D passes read views of it
-    xe = _extend(x, w, lead, origins, boundary, cval, cdt).astype(cdt, copy=False)
+    xe = _extend(x, w, lead, origins, boundary, cval, cdt)
     origins2 = [0 if a in lead else o for a, o in enumerate(origins)]
     acc = None
     for taps in itertools.product(*(range(w.shape[a]) for a in lead)):
