@@ -273,3 +273,85 @@ def get_module(device_id, dtype, module_factory=None):
 def clear_modules():
     """Forget the memoized modules (tests)."""
     _modules.clear()
+
+
+# ------------------------------------------------------ small-kernel modules
+# kernels/corr2d_small.cu: weights up to SMALL_KMAX on each side, sizes fixed
+# at compile time; one module per (dtype, K0, K1, FLIP, BOUNDARY) holding
+# that one kernel, built on first use (a bounded set: 3 dtypes x 49 sizes x
+# 10 variants; one kernel a module keeps a first call's NVRTC time low).
+
+SMALL_FILE = "corr2d_small.cu"
+SMALL_NAME = "corr2d_small"
+SMALL_KMAX = 7
+SMALL_DTYPES = ("float16", "float32", "float64")
+# outputs per thread (RY, RX), block (BX, BY) and elements per 16-byte
+# access V of corrconv_small_traits (corr2d_small.cu); must match
+SmallGeometry = namedtuple("SmallGeometry", "ry rx bx by vec")
+SMALL_GEOMETRY = {
+    "float32": SmallGeometry(8, 4, 16, 8, 4),
+    "float16": SmallGeometry(4, 8, 16, 8, 8),
+    "float64": SmallGeometry(4, 4, 16, 8, 2),
+}
+
+
+def small_applies(dtype, K0, K1):
+    """Whether weights ``(K0, K1)`` of ``dtype`` take ``corr2d_small``
+    (decided by dtype and weight shape only: any image, stride or alignment
+    of one call takes the same kernel, so bands and the whole agree)."""
+    try:
+        name = _dtype_name(dtype)
+    except TypeError:
+        return False
+    return name in SMALL_DTYPES and 1 <= K0 <= SMALL_KMAX and 1 <= K1 <= SMALL_KMAX
+
+
+def small_tile(dtype):
+    """Output tile ``(TH, TW)`` of ``corr2d_small`` for ``dtype``."""
+    g = SMALL_GEOMETRY[_dtype_name(dtype)]
+    return g.by * g.ry, g.bx * g.rx
+
+
+def small_name_expression(dtype, flip, boundary, K0, K1):
+    """e.g. ``"corr2d_small<float, true, 0, 3, 3>"``."""
+    b = "true" if flip else "false"
+    return (f"{SMALL_NAME}<{CTYPES[_dtype_name(dtype)].ctype}, {b}, "
+            f"{boundary_code(boundary)}, {int(K0)}, {int(K1)}>")
+
+
+def small_variants():
+    """All ``(flip, boundary_code)`` of a small kernel size."""
+    return [(f, b) for f in (False, True) for b in sorted(BOUNDARY_CODES.values())]
+
+
+def small_source():
+    """corr2d.cu (the helpers: boundary rule, loads, FMA) + corr2d_small.cu."""
+    return kernel_source() + "\n" + kernel_source(SMALL_FILE)
+
+
+def small_taps_dtype(dtype, K0, K1):
+    """NumPy dtype of the kernel parameter ``corrconv_taps<S, K0*K1>``
+    (S: float32 for float16, the element type otherwise)."""
+    name = _dtype_name(dtype)
+    s = np.float32 if name == "float16" else np.dtype(name)
+    return np.dtype([("v", s, (int(K0) * int(K1),))])
+
+
+def get_small_module(device_id, dtype, K0, K1, flip, boundary, module_factory=None):
+    """The ``corr2d_small`` module of one kernel (memoized like
+    :func:`get_module`)."""
+    name = _dtype_name(dtype)
+    factory = module_factory or cupy_module_factory
+    code = boundary_code(boundary)
+    expr = small_name_expression(name, flip, code, K0, K1)
+
+    def make():
+        kwargs = dict(options=compile_options(name), name_expressions=(expr,))
+        if factory is cupy_module_factory and device_id is not None:
+            import cupy
+
+            with cupy.cuda.Device(device_id):
+                return factory(small_source(), **kwargs)
+        return factory(small_source(), **kwargs)
+
+    return _modules.get((factory, device_id, expr), make)
