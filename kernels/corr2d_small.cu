@@ -159,8 +159,13 @@ CORRCONV_DI long long corrconv_floor_div(long long a, long long b) {
     return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
+// resident blocks asked of ptxas: 4 (128 registers) up to 6 x 6 taps; 3
+// (168) above, where 128 spilled in the edge path of 7 x 7 float32 on
+// sm_75 / sm_80
+#define CORRCONV_SMALL_MIN_BLOCKS(K0, K1) ((K0) * (K1) > 36 ? 3 : 4)
+
 template <typename T, bool FLIP, int BOUNDARY, int K0, int K1>
-__global__ void CORRCONV_LAUNCH_BOUNDS(CORRCONV_SMALL_THREADS, 4)
+__global__ void CORRCONV_LAUNCH_BOUNDS(CORRCONV_SMALL_THREADS, CORRCONV_SMALL_MIN_BLOCKS(K0, K1))
 corr2d_small(const T* __restrict__ x, long long x_stride, long long x_bstride,
              long long M0, long long M1,
              T* __restrict__ out, long long out_stride, long long out_bstride,

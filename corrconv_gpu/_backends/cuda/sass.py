@@ -38,7 +38,8 @@ _INSTR = re.compile(r"^\s*/\*([0-9a-f]{4,})\*/\s+(@!?U?P[T\d]+\s+)?([A-Z][A-Z0-9
 _TARGET = re.compile(r"`\((\.L_x_\d+)\)")
 _REG = re.compile(r"(?<![A-Za-z0-9_])R(\d+)(?:\.(64|128))?(?![0-9])")
 
-FMA_OPS = ("FFMA", "DFMA", "HFMA2")
+# (HFMA2.MMA with RZ operands is how ptxas loads an immediate: not an FMA)
+FMA_OPS = ("FFMA", "DFMA")
 STORE_OPS = ("STG", "STS", "STL", "ST", "RED", "ATOM", "ATOMS", "ATOMG")
 
 
@@ -251,18 +252,22 @@ def _global_mem(ins):
     return base_op(ins.op) in ("LDG", "STG")
 
 
+def loops(bl):
+    """``(head, latch)`` block indices of every back edge latch -> head."""
+    return [(s, b.index) for b in bl for s in b.succs if s <= b.index]
+
+
 def innermost_loop(bl, pred):
-    """``(head, latch)`` block indices of the smallest loop (a back edge
-    latch -> head) whose body holds an instruction satisfying ``pred``."""
+    """``(head, latch)`` of the innermost loop (no other loop inside it)
+    holding the most instructions that satisfy ``pred``; None if none does."""
+    ls = loops(bl)
+    inner = [(h, t) for h, t in ls
+             if not any((h2, t2) != (h, t) and h <= h2 and t2 <= t for h2, t2 in ls)]
     best = None
-    for b in bl:
-        for s in b.succs:
-            if s <= b.index:
-                body = bl[s:b.index + 1]
-                if any(pred(i) for blk in body for i in blk.instrs):
-                    size = b.index - s
-                    if best is None or size < best[0]:
-                        best = (size, s, b.index)
+    for h, t in inner:
+        n = sum(1 for blk in bl[h:t + 1] for i in blk.instrs if pred(i))
+        if n and (best is None or n > best[0]):
+            best = (n, h, t)
     return None if best is None else best[1:]
 
 
