@@ -85,9 +85,12 @@ def _occupancy(arch, regs, threads, smem):
 
 
 def _compile(source, names, options, arch, cubin_path=None):
+    """(functions, ptxas resources, lowered names, NVRTC seconds)."""
+    t0 = time.perf_counter()
     cubin, log, lowered = sass.compile_cubin(source, names, options, arch)
+    seconds = time.perf_counter() - t0
     text = sass.disassemble(cubin, keep=cubin_path)
-    return sass.parse_functions(text), sass.parse_ptxas_log(log), lowered
+    return sass.parse_functions(text), sass.parse_ptxas_log(log), lowered, seconds
 
 
 def small_sass(dtype, K, arch, cubin_dir=None, flip=False, boundary=0):
@@ -99,16 +102,16 @@ def small_sass(dtype, K, arch, cubin_dir=None, flip=False, boundary=0):
     if cubin_dir:
         os.makedirs(cubin_dir, exist_ok=True)
         path = os.path.join(cubin_dir, f"corr2d_small_{dtype}_{K0}x{K1}_{arch}.cubin")
-    funcs, res, lowered = _compile(_kernels.small_source(), [name], opts, arch, path)
+    funcs, res, lowered, seconds = _compile(_kernels.small_source(), [name], opts, arch, path)
     mangled = lowered[name]
     r = res[mangled]
-    g = _kernels.SMALL_GEOMETRY[dtype]
+    g = _kernels.small_geometry(dtype, K0, K1)
     outputs = g.rx * g.ry
     threads = g.bx * g.by
     path_ = sass.interior_path(sass.blocks(funcs[mangled]))
     row = dict(kernel="corr2d_small", dtype=dtype, K=(K0, K1), arch=arch, regs=r["regs"],
                spill=r["spill_st"] + r["spill_ld"], smem=r["smem"], outputs=outputs,
-               path=path_ is not None)
+               path=path_ is not None, nvrtc_s=seconds)
     occ = _occupancy(arch, r["regs"], threads, r["smem"])
     row["occ"] = occ
     if path_ is None:
@@ -138,7 +141,7 @@ def generic_sass(dtype, arch, cubin_dir=None):
     if cubin_dir:
         os.makedirs(cubin_dir, exist_ok=True)
         path = os.path.join(cubin_dir, f"corr2d_{dtype}_{arch}.cubin")
-    funcs, res, lowered = _compile(_kernels.kernel_source(), [name], opts, arch, path)
+    funcs, res, lowered, _ = _compile(_kernels.kernel_source(), [name], opts, arch, path)
     mangled = lowered[name]
     r = res[mangled]
     bl = sass.blocks(funcs[mangled])
@@ -300,8 +303,8 @@ def _widths(d):
     return "+".join(parts) or "-"
 
 
-SMALL_HEADER = (f"| kernel | dtype | K | arch | slots/out | FMA% | LDG | STG | fly/thread | fly/SM | "
-                f"occ | regs | spill | smem | st/out | rd/ideal |")
+SMALL_HEADER = ("| kernel | dtype | K | arch | slots/out | FMA% | LDG | STG | fly/thread | fly/SM | "
+                "occ | regs | spill | smem | st/out | rd/ideal | NVRTC s |")
 
 
 def small_line(row, tr):
@@ -309,14 +312,14 @@ def small_line(row, tr):
     occ = row["occ"]
     if not row["path"]:
         return f"| corr2d_small | {row['dtype']} | {K} | {row['arch']} | no path | | | | | | | " \
-               f"{row['regs']} | {row['spill']} | {row['smem']} | | |"
+               f"{row['regs']} | {row['spill']} | {row['smem']} | | | {row['nvrtc_s']:.2f} |"
     st = f"{tr['store_requests']:.3f}" if tr else "-"
     rd = f"{tr['read_ratio']:.3f}" if tr else "-"
     return (f"| corr2d_small | {row['dtype']} | {K} | {row['arch']} | {row['slots']:.2f} | "
             f"{100 * row['fma_share']:.0f}% | {_widths(row['ldg'])} | {_widths(row['stg'])} | "
             f"{row['loads_in_flight']}x = {row['inflight_thread']} B | "
             f"{row['inflight_sm'] / 1024:.0f} KiB | {100 * occ.fraction:.0f}% | {row['regs']} | "
-            f"{row['spill']} | {row['smem']} | {st} | {rd} |")
+            f"{row['spill']} | {row['smem']} | {st} | {rd} | {row['nvrtc_s']:.2f} |")
 
 
 GENERIC_HEADER = ("| kernel | dtype | arch | tap loop instr | FMA% | window moves | LDS/FMA | "

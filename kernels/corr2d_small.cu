@@ -3,7 +3,7 @@
 //
 // Not compiled on its own: corrconv_gpu/_backends/cuda/kernels.py appends it
 // to the text of corr2d.cu (whose boundary rule, loads and FMA it uses), one
-// module per (dtype, K0, K1) holding the 10 variants FLIP x BOUNDARY.
+// module per (dtype, K0, K1, FLIP, BOUNDARY, RY, BY) holding that one kernel.
 //
 //   out[b, i, j] = sum_{p < K0, q < K1} X(b, i + r0 + p, j + r1 + q) * W(p, q)
 //
@@ -14,10 +14,11 @@
 // launches with different weights stay independent.  Convolution (FLIP) is
 // the compile-time index map W(p, q) = w[K0-1-p, K1-1-q]; no flipped copy.
 //
-// Geometry (corrconv_small_traits, all compile-time): blocks of BX x BY =
-// 16 x 8 threads; each thread computes an RY x RX register block of outputs
-// (RX = one 16-byte vector of T for float32 / float16, two for float64) at
-// rows ty*RY.., columns tx*RX..; output tile TH x TW = BY*RY x BX*RX.  Grid:
+// Geometry (all compile-time; RY and BY from the launch table
+// corrconv_gpu/_backends/cuda/small_table.json): blocks of BX x BY = 16 x BY
+// threads; each thread computes an RY x RX register block of outputs (RX =
+// one 16-byte vector of T for float32 / float16, two for float64) at rows
+// ty*RY.., columns tx*RX..; output tile TH x TW = BY*RY x BX*RX.  Grid:
 // blockIdx.x over column tiles, .y over row tiles, .z over the batch, each a
 // grid-stride loop (any grid covers any problem).
 //
@@ -44,22 +45,23 @@
 // not the tile's), land without a per-element range check; the thread's
 // window reads start 16-byte aligned.
 
-#define CORRCONV_SMALL_THREADS 128
 #define CORRCONV_SMALL_KMAX 7
 
 template <typename S, int N> struct corrconv_taps { S v[N]; };
 
-// V: elements of T per 16-byte global access; RX x RY: outputs per thread
+// V: elements of T per 16-byte global access; RX: outputs per thread along
+// a row (16 bytes of T, 32 for double: the window's shared loads then
+// serve 4 outputs); BX: threads along a row
 template <typename T> struct corrconv_small_traits;
 template <> struct corrconv_small_traits<float> {
-    typedef float S; enum { V = 4, RX = 4, RY = 8, BX = 16, BY = 8 };
+    typedef float S; enum { V = 4, RX = 4, BX = 16 };
 };
 template <> struct corrconv_small_traits<double> {
-    typedef double S; enum { V = 2, RX = 4, RY = 4, BX = 16, BY = 8 };
+    typedef double S; enum { V = 2, RX = 4, BX = 16 };
 };
 #ifdef CORRCONV_WITH_HALF
 template <> struct corrconv_small_traits<__half> {
-    typedef float S; enum { V = 8, RX = 8, RY = 4, BX = 16, BY = 8 };
+    typedef float S; enum { V = 8, RX = 8, BX = 16 };
 };
 #endif
 
@@ -159,13 +161,14 @@ CORRCONV_DI long long corrconv_floor_div(long long a, long long b) {
     return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
-// resident blocks asked of ptxas: 4 (128 registers) up to 6 x 6 taps; 3
-// (168) above, where 128 spilled in the edge path of 7 x 7 float32 on
-// sm_75 / sm_80
+// resident blocks of 128 threads asked of ptxas (scaled by 8 / BY for
+// other blocks: the same registers per thread): 4 (128 registers) up to
+// 6 x 6 taps; 3 (168) above, where 128 spilled in the edge path of 7 x 7
+// float32 on sm_75 / sm_80
 #define CORRCONV_SMALL_MIN_BLOCKS(K0, K1) ((K0) * (K1) > 36 ? 3 : 4)
 
-template <typename T, bool FLIP, int BOUNDARY, int K0, int K1>
-__global__ void CORRCONV_LAUNCH_BOUNDS(CORRCONV_SMALL_THREADS, CORRCONV_SMALL_MIN_BLOCKS(K0, K1))
+template <typename T, bool FLIP, int BOUNDARY, int K0, int K1, int RY, int BY>
+__global__ void CORRCONV_LAUNCH_BOUNDS(16 * BY, CORRCONV_SMALL_MIN_BLOCKS(K0, K1) * 8 / BY)
 corr2d_small(const T* __restrict__ x, long long x_stride, long long x_bstride,
              long long M0, long long M1,
              T* __restrict__ out, long long out_stride, long long out_bstride,
@@ -177,7 +180,7 @@ corr2d_small(const T* __restrict__ x, long long x_stride, long long x_bstride,
     typedef corrconv_small_traits<T> Tr;
     typedef typename Tr::S S;
     enum {
-        V = Tr::V, RX = Tr::RX, RY = Tr::RY, BX = Tr::BX, BY = Tr::BY, NT = BX * BY,
+        V = Tr::V, RX = Tr::RX, BX = Tr::BX, NT = BX * BY,
         TH = BY * RY, TW = BX * RX,
         HI = TH + K0 - 1, WC = TW + K1 - 1,           // staged rows, columns used
         LV = 16 / (int)sizeof(S),                     // S per 16-byte shared load
@@ -191,6 +194,7 @@ corr2d_small(const T* __restrict__ x, long long x_stride, long long x_bstride,
         NE = HI * WC                                  // elements of the edge staging
     };
     static_assert(TW % V == 0 && RX % V == 0 && RX % LV == 0 && RS >= 1, "vector geometry");
+    static_assert(NT <= 256 && BY >= 1 && RY >= 1, "block geometry");
     static_assert(HI * SP * (int)sizeof(S) <= CORRCONV_SMEM_LIMIT, "shared tile too large");
 
     __shared__ __align__(16) S sx[HI * SP];

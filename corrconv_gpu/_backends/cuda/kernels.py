@@ -285,14 +285,37 @@ SMALL_FILE = "corr2d_small.cu"
 SMALL_NAME = "corr2d_small"
 SMALL_KMAX = 7
 SMALL_DTYPES = ("float16", "float32", "float64")
-# outputs per thread (RY, RX), block (BX, BY) and elements per 16-byte
-# access V of corrconv_small_traits (corr2d_small.cu); must match
+SMALL_TABLE = "small_table.json"
+# per dtype: outputs per thread along a row RX, threads along a row BX and
+# elements per 16-byte access V (corrconv_small_traits in corr2d_small.cu;
+# must match); RY (rows per thread) and BY (block rows) come from the table
+_SMALL_FIXED = {"float32": (4, 16, 4), "float16": (8, 16, 8), "float64": (4, 16, 2)}
 SmallGeometry = namedtuple("SmallGeometry", "ry rx bx by vec")
-SMALL_GEOMETRY = {
-    "float32": SmallGeometry(8, 4, 16, 8, 4),
-    "float16": SmallGeometry(4, 8, 16, 8, 8),
-    "float64": SmallGeometry(4, 4, 16, 8, 2),
-}
+
+
+def small_table(path=None):
+    """The launch table of ``corr2d_small`` (``small_table.json`` next to
+    this module, written by ``benchmarks/gpu_tune.py``): ``default`` per
+    dtype and ``sizes`` overrides per dtype and ``"K0xK1"``, each
+    ``{"ry": rows per thread, "by": block rows}``, plus where it came from."""
+    import json
+    if path is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), SMALL_TABLE)
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+_small_table = Memo()
+
+
+def small_geometry(dtype, K0, K1):
+    """:class:`SmallGeometry` of ``corr2d_small`` for ``dtype`` and weights
+    ``K0 x K1`` (the table's size override, else its dtype default)."""
+    name = _dtype_name(dtype)
+    t = _small_table.get("table", small_table)
+    g = t.get("sizes", {}).get(name, {}).get(f"{int(K0)}x{int(K1)}") or t["default"][name]
+    rx, bx, vec = _SMALL_FIXED[name]
+    return SmallGeometry(int(g["ry"]), rx, bx, int(g["by"]), vec)
 
 
 def small_applies(dtype, K0, K1):
@@ -306,17 +329,19 @@ def small_applies(dtype, K0, K1):
     return name in SMALL_DTYPES and 1 <= K0 <= SMALL_KMAX and 1 <= K1 <= SMALL_KMAX
 
 
-def small_tile(dtype):
-    """Output tile ``(TH, TW)`` of ``corr2d_small`` for ``dtype``."""
-    g = SMALL_GEOMETRY[_dtype_name(dtype)]
+def small_tile(dtype, K0, K1, geometry=None):
+    """Output tile ``(TH, TW)`` of ``corr2d_small``."""
+    g = geometry or small_geometry(dtype, K0, K1)
     return g.by * g.ry, g.bx * g.rx
 
 
-def small_name_expression(dtype, flip, boundary, K0, K1):
-    """e.g. ``"corr2d_small<float, true, 0, 3, 3>"``."""
+def small_name_expression(dtype, flip, boundary, K0, K1, geometry=None):
+    """e.g. ``"corr2d_small<float, true, 0, 3, 3, 8, 8>"`` (the last two:
+    RY and BY of ``geometry``, by default the table's)."""
+    g = geometry or small_geometry(dtype, K0, K1)
     b = "true" if flip else "false"
     return (f"{SMALL_NAME}<{CTYPES[_dtype_name(dtype)].ctype}, {b}, "
-            f"{boundary_code(boundary)}, {int(K0)}, {int(K1)}>")
+            f"{boundary_code(boundary)}, {int(K0)}, {int(K1)}, {g.ry}, {g.by}>")
 
 
 def small_variants():
@@ -337,13 +362,14 @@ def small_taps_dtype(dtype, K0, K1):
     return np.dtype([("v", s, (int(K0) * int(K1),))])
 
 
-def get_small_module(device_id, dtype, K0, K1, flip, boundary, module_factory=None):
+def get_small_module(device_id, dtype, K0, K1, flip, boundary, module_factory=None,
+                     geometry=None):
     """The ``corr2d_small`` module of one kernel (memoized like
     :func:`get_module`)."""
     name = _dtype_name(dtype)
     factory = module_factory or cupy_module_factory
     code = boundary_code(boundary)
-    expr = small_name_expression(name, flip, code, K0, K1)
+    expr = small_name_expression(name, flip, code, K0, K1, geometry)
 
     def make():
         kwargs = dict(options=compile_options(name), name_expressions=(expr,))

@@ -14,8 +14,9 @@ from collections import namedtuple
 import numpy as np
 
 from ..._util.memo import memoize
-from .kernels import (boundary_code, name_expression, small_applies, small_name_expression,
-                      small_taps_dtype, small_tile, smem_itemsize, smem_vec)
+from .kernels import (boundary_code, name_expression, small_applies, small_geometry,
+                      small_name_expression, small_taps_dtype, small_tile, smem_itemsize,
+                      smem_vec)
 from .params import SMEM_LIMIT, launch_params, tiling
 
 GRID_MAX = (2**31 - 1, 65535, 65535)
@@ -288,12 +289,14 @@ def kernel_args(x, w, out, r0, r1, fillvalue, cfg, nbatch=1, x_bstride=0, out_bs
     )
 
 
-def small_config(dtype, K, O, nbatch=1, max_grid=None):
+def small_config(dtype, K, O, nbatch=1, max_grid=None, geometry=None):
     """:class:`LaunchConfig` of ``corr2d_small`` (static shared memory:
-    ``shared_mem`` 0; the whole kernel is one chunk)."""
+    ``shared_mem`` 0; the whole kernel is one chunk); ``geometry``: a
+    :class:`.kernels.SmallGeometry` (default: the table's)."""
     K0, K1 = (int(k) for k in K)
     O0, O1 = (int(o) for o in O)
-    th, tw = small_tile(dtype)
+    g = geometry or small_geometry(dtype, K0, K1)
+    th, tw = small_tile(dtype, K0, K1, g)
     caps = GRID_MAX
     if max_grid is not None:
         mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
@@ -301,8 +304,6 @@ def small_config(dtype, K, O, nbatch=1, max_grid=None):
         caps = tuple(c if m is None else max(1, min(c, int(m))) for c, m in zip(caps, mg))
     grid = (max(1, min(-(-O1 // tw), caps[0])), max(1, min(-(-O0 // th), caps[1])),
             max(1, min(int(nbatch), caps[2])))
-    from .kernels import SMALL_GEOMETRY, _dtype_name
-    g = SMALL_GEOMETRY[_dtype_name(dtype)]
     return LaunchConfig(grid=grid, block=(g.bx, g.by, 1), along_row=1, tile=(th, tw),
                         kc0=K0, kc1=K1, shared_mem=0, xc0=K0, xc1=K1)
 
@@ -320,17 +321,34 @@ def small_taps(w, dtype):
 
 
 def _launch_small(module, x, w, out, r0, r1, flip, code, fillvalue, nbatch,
-                  x_bstride, out_bstride, max_grid):
+                  x_bstride, out_bstride, max_grid, geometry=None):
     dtype = np.dtype(x.dtype)
     M0, M1 = x.shape[-2:]
     K0, K1 = w.shape
     O0, O1 = out.shape[-2:]
-    cfg = small_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid)
+    g = geometry or small_geometry(dtype, K0, K1)
+    cfg = small_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, g)
     i64 = np.int64
     args = (x, i64(_elem_stride(x, -2, "x")), i64(x_bstride), i64(M0), i64(M1),
             out, i64(_elem_stride(out, -2, "out")), i64(out_bstride), i64(O0), i64(O1),
             i64(nbatch), i64(r0), i64(r1), fill_scalar(dtype, fillvalue),
             small_taps(w, dtype))
-    name = small_name_expression(dtype, flip, code, K0, K1)
+    name = small_name_expression(dtype, flip, code, K0, K1, g)
     module.get_function(name)(cfg.grid, cfg.block, args, shared_mem=0)
     return cfg
+
+
+def launch_small(module, x, w, out, r0, r1, flip, boundary, fillvalue, max_grid=None,
+                 geometry=None):
+    """``corr2d_small`` alone, in ``geometry`` (a :class:`.kernels.SmallGeometry`;
+    default: the table's) from ``module`` (holding that name expression):
+    the tuner's and the tests' entry. Same arrays and meaning as
+    :func:`launch_corr2d`."""
+    if x.ndim == 3:
+        nbatch, xb, ob = x.shape[0], _elem_stride(x, 0, "x"), _elem_stride(out, 0, "out")
+    else:
+        nbatch, xb, ob = 1, 0, 0
+    for a, what in ((x, "x"), (w, "w"), (out, "out")):
+        _check_rows(a, what)
+    return _launch_small(module, x, w, out, r0, r1, flip, boundary_code(boundary), fillvalue,
+                         nbatch, xb, ob, max_grid, geometry)

@@ -61,7 +61,7 @@ def _row(rows, d, k, a):
 def test_small_kernel_machine_code(rows, d, k, arch):
     r = _row(rows, d, k, arch)
     assert r["path"], "no interior path with 16-byte loads and stores"
-    g = rep._kernels.SMALL_GEOMETRY[d]
+    g = rep._kernels.small_geometry(d, k, k)
     # tile interiors: only 16-byte global loads and stores, one store per vector
     assert {w: n for w, n in r["ldg"].items() if n} == {16: r["ldg"][16]}, r["ldg"]
     assert {w: n for w, n in r["stg"].items() if n} == {16: g.ry * g.rx // g.vec}, r["stg"]

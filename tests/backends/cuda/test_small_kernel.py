@@ -83,7 +83,8 @@ def _run(x, w, o, r, flip, boundary, fill, small=None, max_grid=None, out=None):
     out = np.full(x.shape[:-2] + tuple(o), np.nan, x.dtype) if out is None else out
     cfg = launch_corr2d(_NoGeneric(), x, w, out, r[0], r[1], flip, False, boundary, fill,
                         max_grid=max_grid, small=small or small_module())
-    assert cfg.block == (16, 8, 1)
+    g = _kernels.small_geometry(x.dtype, *w.shape)
+    assert cfg.block == (g.bx, g.by, 1) and cfg.tile == (g.by * g.ry, g.bx * g.rx)
     return out
 
 
@@ -152,6 +153,24 @@ def test_thread_orders_poisoned_shared_looping_grids(dt, order, max_grid):
         _check(got, _reference(x, w, o, r, flip, boundary, 3), x, w, 3)
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("ry,by", [(1, 16), (2, 4), (6, 8)], ids=str)
+def test_other_geometries(dt, ry, by):
+    """Tile shapes the tuner may write to the table: same results."""
+    from corrconv_gpu._backends.cuda.launch import launch_small
+    g = _kernels.small_geometry(dt, 3, 5)._replace(ry=ry, by=by)
+    name = _kernels.small_name_expression(dt, True, "nearest", 3, 5, g)
+    mod = EmuModule(_kernels.small_source(), options=_kernels.compile_options(dt),
+                    name_expressions=(name,), poison_shared=True)
+    x, w = _data(dt, (77, 301), (3, 5), seed=ry)
+    o, r = (80, 299), (-2, -1)
+    out = np.full(o, np.nan, x.dtype)
+    cfg = launch_small(mod, x, w, out, r[0], r[1], True, "nearest", 0, max_grid=(2, 3, 1),
+                       geometry=g)
+    assert cfg.block == (16, by, 1)
+    _check(out, _reference(x, w, o, r, True, "nearest", 0), x, w)
+
+
 def test_selection():
     """float16/32/64 with both sides <= 7 take corr2d_small; larger weights
     and other dtypes the generic kernel."""
@@ -209,8 +228,8 @@ def _counted(x, w, o, r, out=None):
 def test_aligned_rows_take_16_byte_accesses(dt):
     """Aligned rows: every store is 16 bytes (1/V requests per output), the
     interior tiles are read 16 bytes at a time."""
-    g = _kernels.SMALL_GEOMETRY[dt]
-    th, tw = _kernels.small_tile(dt)
+    g = _kernels.small_geometry(dt, 3, 3)
+    th, tw = _kernels.small_tile(dt, 3, 3)
     x, w = _data(dt, (3 * th, 4 * tw), (3, 3))
     o, r = x.shape, (-1, -1)
     out, c = _counted(x, w, o, r)
@@ -228,7 +247,7 @@ def test_misaligned_views_take_scalar_paths(dt, layout):
     """Views whose rows are not 16-byte aligned must not take the vector
     path: x one element into its buffer, x with an odd row stride, out one
     element into its buffer. Same values as the aligned call."""
-    th, tw = _kernels.small_tile(dt)
+    th, tw = _kernels.small_tile(dt, 3, 3)
     d = np.dtype(dt)
     base, w = _data(dt, (3 * th, 4 * tw), (3, 3))
     o, r = base.shape, (-1, -1)
@@ -254,7 +273,7 @@ def test_misaligned_views_take_scalar_paths(dt, layout):
         assert c["global_read_bytes"] > 1.05 * c["global_reads"] * d.itemsize
     else:
         assert c["global_read_bytes"] == c["global_reads"] * d.itemsize   # scalars only
-        assert c["global_writes"] * _kernels.SMALL_GEOMETRY[dt].vec == n
+        assert c["global_writes"] * _kernels.small_geometry(dt, 3, 3).vec == n
 
 
 @pytest.mark.sanitizer
@@ -267,7 +286,7 @@ def test_sanitizers_clean(sanitize):
     for dt, K, boundary, flip in (("float32", (3, 3), "symmetric", True),
                                   ("float16", (7, 2), "constant", False),
                                   ("float64", (5, 5), "wrap", True)):
-        th, tw = _kernels.small_tile(dt)
+        th, tw = _kernels.small_tile(dt, 3, 3)
         x, w = _data(dt, (2 * th + 5, 2 * tw + 3), K)
         o, r = x.shape, (-(K[0] // 2), -(K[1] // 2))
         got = _run(x, w, o, r, flip, boundary, 1, small=small, max_grid=(2, 2, 1))
