@@ -67,6 +67,7 @@ DTYPES = ("float32", "float16", "float64")
 KS = (1, 3, 5, 7)
 ARCHS = ("sm_80", "sm_90")
 SPILL_ARCHS = ("sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120")
+SPILL_SIZES = ((5, 7), (6, 5), (6, 6))
 TRAFFIC_SHAPE = (256, 512)
 
 #: the budgets of issue 15
@@ -173,8 +174,9 @@ def generic_sass(dtype, arch, cubin_dir=None):
 
 def spill_check(dtype, K, arch):
     """Registers and spill bytes of every variant of ``corr2d_small`` K x K
-    on ``arch`` (one NVRTC program holding the 10 variants)."""
-    names = [_kernels.small_name_expression(dtype, f, b, K, K) for f, b in _kernels.small_variants()]
+    (or K = (K0, K1)) on ``arch`` (one NVRTC program holding the 10 variants)."""
+    K0, K1 = (K, K) if np.isscalar(K) else K
+    names = [_kernels.small_name_expression(dtype, f, b, K0, K1) for f, b in _kernels.small_variants()]
     opts = list(_kernels.compile_options(dtype)) + list(_kernels.include_options())
     cubin, log, lowered = sass.compile_cubin(_kernels.small_source(), names, opts, arch)
     res = sass.parse_ptxas_log(log)
@@ -213,6 +215,14 @@ def ideal_sectors(M, K, O, r, tile, itemsize, base=0):
 _counting = {}
 
 
+def _aligned(shape, dtype, align=64):
+    """A zeroed C-contiguous array whose data starts on an ``align``-byte boundary."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buf = np.zeros(n + align, np.uint8)
+    off = (-buf.__array_interface__["data"][0]) % align
+    return buf[off:off + n].view(dtype).reshape(shape)
+
+
 def small_traffic(dtype, K, shape=TRAFFIC_SHAPE, boundary="constant", flip=False, check=True):
     """Run ``corr2d_small`` (mode 'same') in the emulator's counting build;
     store requests per output and sectors read over the ideal."""
@@ -229,9 +239,10 @@ def small_traffic(dtype, K, shape=TRAFFIC_SHAPE, boundary="constant", flip=False
     mod = _counting[key]
     M0, M1 = shape
     rng = np.random.default_rng(0)
-    x = rng.random((M0, M1)).astype(dt)
+    x = _aligned((M0, M1), dt)              # 64-byte aligned, as device allocations are
+    x[...] = rng.random((M0, M1))
     w = rng.standard_normal((K0, K1)).astype(dt)
-    out = np.zeros((M0, M1), dt)
+    out = _aligned((M0, M1), dt)
     r0, r1 = -(K0 // 2), -(K1 // 2)
     cfg = launch_corr2d(None, x, w, out, r0, r1, flip, False, boundary, 0,
                         small=lambda *a: mod)
@@ -379,14 +390,16 @@ def main(argv=None):
         misses += generic_misses(row)
         print(generic_line(row), flush=True)
     if not args.quick:
-        print(f"\nspills of every corr2d_small variant (10 a size) at K = 7 on {', '.join(SPILL_ARCHS)}:")
+        print(f"\nspills of every corr2d_small variant (10 a size): 7x7 on {', '.join(SPILL_ARCHS)}; "
+              f"{', '.join(f'{a}x{b}' for a, b in SPILL_SIZES)} on sm_75 (the edge paths of these "
+              "spilled there at 128 registers):")
         for d in dtypes:
             line = []
-            for a in SPILL_ARCHS:
-                s = spill_check(d, 7, a)
-                line.append(f"{a} {s['regs']} regs/{s['spill']} B")
+            for a, K in [(a, (7, 7)) for a in SPILL_ARCHS] + [("sm_75", k) for k in SPILL_SIZES]:
+                s = spill_check(d, K, a)
+                line.append(f"{K[0]}x{K[1]} {a} {s['regs']} regs/{s['spill']} B")
                 if s["spill"]:
-                    misses.append(f"corr2d_small {d} 7x7 {a}: {s['spill']} spill bytes")
+                    misses.append(f"corr2d_small {d} {K[0]}x{K[1]} {a}: {s['spill']} spill bytes")
             print(f"- {d}: " + ", ".join(line), flush=True)
     print(f"\nbudgets: float32 issue slots per output <= "
           f"{', '.join(f'{v} (K={k})' for k, v in BUDGETS['slots'].items())}; interior global "

@@ -162,13 +162,13 @@ CORRCONV_DI long long corrconv_floor_div(long long a, long long b) {
 }
 
 // resident blocks of 128 threads asked of ptxas (scaled by 8 / BY for
-// other blocks: the same registers per thread): 4 (128 registers) up to
-// 6 x 6 taps; 3 (168) above, where 128 spilled in the edge path of 7 x 7
-// float32 on sm_75 / sm_80
-#define CORRCONV_SMALL_MIN_BLOCKS(K0, K1) ((K0) * (K1) > 36 ? 3 : 4)
+// other blocks: the same registers per thread): 3, i.e. up to 168
+// registers -- at 4 (128) the edge path of several sizes (5x7, 7x7 float32,
+// 6x5 float64, ...) spilled on sm_75 / sm_80
+#define CORRCONV_SMALL_MIN_BLOCKS 3
 
 template <typename T, bool FLIP, int BOUNDARY, int K0, int K1, int RY, int BY>
-__global__ void CORRCONV_LAUNCH_BOUNDS(16 * BY, CORRCONV_SMALL_MIN_BLOCKS(K0, K1) * 8 / BY)
+__global__ void CORRCONV_LAUNCH_BOUNDS(16 * BY, CORRCONV_SMALL_MIN_BLOCKS * 8 / BY)
 corr2d_small(const T* __restrict__ x, long long x_stride, long long x_bstride,
              long long M0, long long M1,
              T* __restrict__ out, long long out_stride, long long out_bstride,
