@@ -9,9 +9,10 @@
 //
 // exactly as corr2d (same X, boundary codes, fill value, batch and strides),
 // with the weights passed BY VALUE as a kernel parameter (corrconv_taps:
-// K0*K1 values of S, in w's own order): the FMAs read them straight from the
-// parameter bank, so they cost no register and no load, and concurrent
-// launches with different weights stay independent.  Convolution (FLIP) is
+// K0*K1 values of S, in w's own order): ptxas moves them from the parameter
+// bank into uniform registers (ULDC) that the FMAs read, so they cost no
+// per-thread register and no memory load, and concurrent launches with
+// different weights stay independent.  Convolution (FLIP) is
 // the compile-time index map W(p, q) = w[K0-1-p, K1-1-q]; no flipped copy.
 //
 // Geometry (all compile-time; RY and BY from the launch table
@@ -195,6 +196,8 @@ corr2d_small(const T* __restrict__ x, long long x_stride, long long x_bstride,
     };
     static_assert(TW % V == 0 && RX % V == 0 && RX % LV == 0 && RS >= 1, "vector geometry");
     static_assert(NT <= 256 && BY >= 1 && RY >= 1, "block geometry");
+    static_assert(K0 >= 1 && K1 >= 1 && K0 <= CORRCONV_SMALL_KMAX && K1 <= CORRCONV_SMALL_KMAX,
+                  "weights up to CORRCONV_SMALL_KMAX a side (larger: corr2d)");
     static_assert(HI * SP * (int)sizeof(S) <= CORRCONV_SMEM_LIMIT, "shared tile too large");
 
     __shared__ __align__(16) S sx[HI * SP];
