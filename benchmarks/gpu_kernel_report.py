@@ -85,31 +85,33 @@ def _occupancy(arch, regs, threads, smem):
     return _params.occupancy(arch, regs, threads, smem)
 
 
-def _compile(source, names, options, arch, cubin_path=None):
-    """(functions, ptxas resources, lowered names, NVRTC seconds)."""
+def _compile(source, name, dtype, arch, cubin_dir=None, stem="kernel"):
+    """One name expression of ``source`` for ``arch``: (its SASS instructions
+    and labels, its ptxas -v resources, NVRTC seconds); the cubin is kept as
+    ``cubin_dir/stem_arch.cubin`` when ``cubin_dir`` is given."""
+    opts = list(_kernels.compile_options(dtype)) + list(_kernels.include_options())
+    path = None
+    if cubin_dir:
+        os.makedirs(cubin_dir, exist_ok=True)
+        path = os.path.join(cubin_dir, f"{stem}_{arch}.cubin")
     t0 = time.perf_counter()
-    cubin, log, lowered = sass.compile_cubin(source, names, options, arch)
+    cubin, log, lowered = sass.compile_cubin(source, [name], opts, arch)
     seconds = time.perf_counter() - t0
-    text = sass.disassemble(cubin, keep=cubin_path)
-    return sass.parse_functions(text), sass.parse_ptxas_log(log), lowered, seconds
+    funcs = sass.parse_functions(sass.disassemble(cubin, keep=path))
+    mangled = lowered[name]
+    return funcs[mangled], sass.parse_ptxas_log(log)[mangled], seconds
 
 
 def small_sass(dtype, K, arch, cubin_dir=None, flip=False, boundary=0):
     """Machine-code figures of ``corr2d_small`` for K x K (or K = (K0, K1))."""
     K0, K1 = (K, K) if np.isscalar(K) else K
     name = _kernels.small_name_expression(dtype, flip, boundary, K0, K1)
-    opts = list(_kernels.compile_options(dtype)) + list(_kernels.include_options())
-    path = None
-    if cubin_dir:
-        os.makedirs(cubin_dir, exist_ok=True)
-        path = os.path.join(cubin_dir, f"corr2d_small_{dtype}_{K0}x{K1}_{arch}.cubin")
-    funcs, res, lowered, seconds = _compile(_kernels.small_source(), [name], opts, arch, path)
-    mangled = lowered[name]
-    r = res[mangled]
+    items, r, seconds = _compile(_kernels.small_source(), name, dtype, arch, cubin_dir,
+                                 f"corr2d_small_{dtype}_{K0}x{K1}")
     g = _kernels.small_geometry(dtype, K0, K1)
     outputs = g.rx * g.ry
     threads = g.bx * g.by
-    path_ = sass.interior_path(sass.blocks(funcs[mangled]))
+    path_ = sass.interior_path(sass.blocks(items))
     row = dict(kernel="corr2d_small", dtype=dtype, K=(K0, K1), arch=arch, regs=r["regs"],
                spill=r["spill_st"] + r["spill_ld"], smem=r["smem"], outputs=outputs,
                path=path_ is not None, nvrtc_s=seconds)
@@ -137,15 +139,9 @@ def generic_sass(dtype, arch, cubin_dir=None):
     """Tap-loop figures of the generic kernel ``corr2d`` (correlation,
     constant boundary)."""
     name = _kernels.name_expression(dtype, False, False, 0)
-    opts = list(_kernels.compile_options(dtype)) + list(_kernels.include_options())
-    path = None
-    if cubin_dir:
-        os.makedirs(cubin_dir, exist_ok=True)
-        path = os.path.join(cubin_dir, f"corr2d_{dtype}_{arch}.cubin")
-    funcs, res, lowered, _ = _compile(_kernels.kernel_source(), [name], opts, arch, path)
-    mangled = lowered[name]
-    r = res[mangled]
-    bl = sass.blocks(funcs[mangled])
+    items, r, _ = _compile(_kernels.kernel_source(), name, dtype, arch, cubin_dir,
+                           f"corr2d_{dtype}")
+    bl = sass.blocks(items)
     fma_pred = lambda i: sass.base_op(i.op) in sass.FMA_OPS  # noqa: E731
     loop = sass.innermost_loop(bl, fma_pred)
     body = [i for b in bl[loop[0]:loop[1] + 1] for i in b.instrs] if loop else []

@@ -41,6 +41,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(1, HERE)
 
 from corrconv_gpu._backends.cuda import kernels as _kernels  # noqa: E402
 
@@ -84,21 +85,12 @@ def device_info():
 
 
 def events_ms(fn, n=10, reps=3):
-    import cupy
-    best = float("inf")
-    for _ in range(reps):
-        start, end = cupy.cuda.Event(), cupy.cuda.Event()
-        cupy.cuda.Device().synchronize()
-        start.record()
-        for _ in range(n):
-            fn()
-        end.record()
-        end.synchronize()
-        best = min(best, cupy.cuda.get_elapsed_time(start, end) / n)
-    return best
+    """Best of ``reps`` CUDA-event timings of ``n`` calls, ms per call."""
+    from gpu_probe import events_ms as one
+    return min(one(fn, n) for _ in range(reps))
 
 
-def run_point(dtype, K, geom, x, w, out, xs, ws, want):
+def run_point(dtype, K, geom, x, w, out, xs, want):
     """Compile, check (the small problem) and time (the large one) one shape."""
     from corrconv_gpu._backends.cuda.launch import launch_small
     import cupy
@@ -106,11 +98,11 @@ def run_point(dtype, K, geom, x, w, out, xs, ws, want):
     mod = _kernels.get_small_module(dev, dtype, K, K, False, "constant", geometry=geom)
     r = -(K // 2)
     small_out = cupy.empty_like(xs)
-    launch_small(mod, xs, ws, small_out, r, r, False, "constant", 0, geometry=geom)
+    launch_small(mod, xs, w, small_out, r, r, False, "constant", 0, geometry=geom)
     got = cupy.asnumpy(small_out).astype(np.float64)
     tol = {"float16": 2e-3, "float32": 2e-6, "float64": 1e-13}[dtype]
     scale = float(np.abs(cupy.asnumpy(xs).astype(np.float64)).max() *
-                  np.abs(cupy.asnumpy(ws).astype(np.float64)).sum())
+                  np.abs(cupy.asnumpy(w).astype(np.float64)).sum())
     err = float(np.abs(got - want).max()) / scale
     if not err <= tol:
         return dict(ok=False, err=err)
@@ -168,7 +160,7 @@ def main(argv=None):
                     break
                 geom = _kernels.small_geometry(dtype, K, K)._replace(ry=ry, by=by)
                 try:
-                    res = run_point(dtype, K, geom, x, w, out, xs, w, want)
+                    res = run_point(dtype, K, geom, x, w, out, xs, want)
                 except Exception as e:       # a shape that does not compile / launch
                     res = dict(ok=False, err=f"{type(e).__name__}: {e}"[:80])
                 results[(dtype, K, ry, by)] = res

@@ -114,7 +114,10 @@ def compile_cubin(source, name_expressions, options, arch, filename="kernel.cu")
         except Exception as e:
             raise RuntimeError(f"NVRTC failed for {arch}: {e}\n{nvrtc.getProgramLog(prog)}") from None
         log = nvrtc.getProgramLog(prog).replace("\x00", "")
-        lowered = {n: nvrtc.getLoweredName(prog, n) for n in name_expressions}
+        lowered = {}
+        for n in name_expressions:
+            low = nvrtc.getLoweredName(prog, n)
+            lowered[n] = low.decode() if isinstance(low, bytes) else low
         return complete_elf(nvrtc.getCUBIN(prog)), log, lowered
     finally:
         nvrtc.destroyProgram(prog)

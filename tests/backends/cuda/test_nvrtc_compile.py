@@ -94,37 +94,21 @@ parse_ptxas_log = _sass.parse_ptxas_log
 
 def compile_one(arch, dtype_name):
     """Compile dtype's whole module for arch; returns (rows, seconds, error)."""
-    from cupy.cuda import nvrtc
-
     names = _kernels.name_expressions(dtype_name)
-    src = _kernels.kernel_source()
     opts = list(_kernels.compile_options(dtype_name)) + list(_kernels.include_options())
-    opts += ["--gpu-architecture=" + arch, "-Xptxas=-v"]
     t0 = time.perf_counter()
-    prog = nvrtc.createProgram(src, "corr2d.cu", [], [])
     try:
-        for n in names:
-            nvrtc.addNameExpression(prog, n)
-        try:
-            nvrtc.compileProgram(prog, opts)
-        except Exception as e:
-            log = nvrtc.getProgramLog(prog)
-            return None, time.perf_counter() - t0, f"{e}\n{log}"
-        log = nvrtc.getProgramLog(prog).replace("\x00", "")
-        cubin = nvrtc.getCUBIN(prog)
-        info = parse_ptxas_log(log)
-        rows = []
-        for n in names:
-            lowered = nvrtc.getLoweredName(prog, n)
-            if isinstance(lowered, bytes):
-                lowered = lowered.decode()
-            r = info.get(lowered)
-            in_cubin = lowered.encode() in cubin
-            rows.append(dict(name=n, lowered=lowered, found=r is not None,
-                             in_cubin=in_cubin, **(r or {})))
-        return rows, time.perf_counter() - t0, None
-    finally:
-        nvrtc.destroyProgram(prog)
+        cubin, log, lowered = _sass.compile_cubin(_kernels.kernel_source(), names, opts, arch,
+                                                  "corr2d.cu")
+    except RuntimeError as e:
+        return None, time.perf_counter() - t0, str(e)
+    info = parse_ptxas_log(log)
+    rows = []
+    for n in names:
+        r = info.get(lowered[n])
+        rows.append(dict(name=n, lowered=lowered[n], found=r is not None,
+                         in_cubin=lowered[n].encode() in cubin, **(r or {})))
+    return rows, time.perf_counter() - t0, None
 
 
 @pytest.fixture(scope="module")
