@@ -277,9 +277,10 @@ def clear_modules():
 
 # ------------------------------------------------------ small-kernel modules
 # kernels/corr2d_small.cu: weights up to SMALL_KMAX on each side, sizes fixed
-# at compile time; one module per (dtype, K0, K1, FLIP, BOUNDARY) holding
-# that one kernel, built on first use (a bounded set: 3 dtypes x 49 sizes x
-# 10 variants; one kernel a module keeps a first call's NVRTC time low).
+# at compile time; on the GPU one module per (dtype, K0, K1, FLIP, BOUNDARY)
+# holding that one kernel, built on first use (a bounded set: 3 dtypes x 49
+# sizes x 10 variants; one kernel a module keeps a first call's NVRTC time
+# low), on the emulator one per size with its 10 variants.
 
 SMALL_FILE = "corr2d_small.cu"
 SMALL_NAME = "corr2d_small"
@@ -368,11 +369,18 @@ def get_small_module(device_id, dtype, K0, K1, flip, boundary, module_factory=No
     :func:`get_module`)."""
     name = _dtype_name(dtype)
     factory = module_factory or cupy_module_factory
-    code = boundary_code(boundary)
-    expr = small_name_expression(name, flip, code, K0, K1, geometry)
+    if factory is cupy_module_factory:
+        # NVRTC: one kernel a module keeps a first call's compile short
+        exprs = (small_name_expression(name, flip, boundary_code(boundary), K0, K1, geometry),)
+    else:
+        # other factories (the emulator: a g++ build and a loaded library
+        # a module, each keeping its own fiber stacks mapped) get the 10
+        # variants of a size in one module
+        exprs = tuple(small_name_expression(name, f, b, K0, K1, geometry)
+                      for f, b in small_variants())
 
     def make():
-        kwargs = dict(options=compile_options(name), name_expressions=(expr,))
+        kwargs = dict(options=compile_options(name), name_expressions=exprs)
         if factory is cupy_module_factory and device_id is not None:
             import cupy
 
@@ -380,4 +388,4 @@ def get_small_module(device_id, dtype, K0, K1, flip, boundary, module_factory=No
                 return factory(small_source(), **kwargs)
         return factory(small_source(), **kwargs)
 
-    return _modules.get((factory, device_id, expr), make)
+    return _modules.get((factory, device_id, exprs), make)

@@ -63,13 +63,16 @@ _modules = {}
 
 
 def small_module(factory=EmuModule, key="emu"):
-    """``small=`` for launch_corr2d: one emulator module per variant."""
+    """``small=`` for launch_corr2d: one emulator module per size holding its
+    10 variants (each module is a loaded library with its own fiber stacks:
+    one per variant ran the process out of memory mappings)."""
     def get(dtype, K0, K1, flip, boundary):
-        name = _kernels.small_name_expression(dtype, flip, boundary, K0, K1)
-        k = (key, name)
+        k = (key, np.dtype(dtype).name, K0, K1)
         if k not in _modules:
+            names = tuple(_kernels.small_name_expression(dtype, f, b, K0, K1)
+                          for f, b in _kernels.small_variants())
             _modules[k] = factory(_kernels.small_source(), options=_kernels.compile_options(dtype),
-                                  name_expressions=(name,))
+                                  name_expressions=names)
         return _modules[k]
     return get
 
