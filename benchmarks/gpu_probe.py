@@ -41,17 +41,23 @@ PEAK = {"bw": 3.35e12, "float32": 67e12, "float16": 67e12, "float64": 34e12}
 
 
 class Recorder:
-    """A module whose functions record their last launch and run it."""
+    """A module whose functions record their last launch and run it
+    (``wrap(module)``: another module recording into the same slot)."""
 
-    def __init__(self, module):
+    def __init__(self, module, into=None):
         self.module = module
+        self.into = into or self
         self.launch = None
+
+    def wrap(self, module):
+        return Recorder(module, into=self)
 
     def get_function(self, name):
         fn = self.module.get_function(name)
+        into = self.into
 
         def run(grid, block, args, shared_mem=0):
-            self.launch = (fn, grid, block, args, shared_mem, name)
+            into.launch = (fn, grid, block, args, shared_mem, name)
             fn(grid, block, args, shared_mem=shared_mem)
         return run
 
@@ -62,10 +68,13 @@ def record_launch(x, w):
     import cupy
     from corrconv_gpu._backends.cuda import kernels as _kernels
     from corrconv_gpu._backends.cuda.launch import launch_corr2d
-    rec = Recorder(_kernels.get_module(cupy.cuda.Device().id, x.dtype))
+    dev = cupy.cuda.Device().id
+    rec = Recorder(_kernels.get_module(dev, x.dtype))
     out = cupy.empty_like(x)
     K0, K1 = w.shape
-    launch_corr2d(rec, x, w, out, -(K0 // 2), -(K1 // 2), False, False, "constant", 0)
+    # the kernel the public call takes: corr2d_small where it applies
+    launch_corr2d(rec, x, w, out, -(K0 // 2), -(K1 // 2), False, False, "constant", 0,
+                  small=lambda *a: rec.wrap(_kernels.get_small_module(dev, *a)))
     return rec.launch, out
 
 

@@ -40,7 +40,8 @@ SANITIZE_MODES = (None, "thread", "address", "count")
 # order of the C++ counters (runtime/emu_count.cpp, enum C_*)
 _COUNTER_NAMES = ("global_reads", "global_read_bytes", "global_writes", "global_write_bytes",
                   "shared_loads", "shared_load_bytes", "shared_stores", "shared_store_bytes",
-                  "other_loads", "other_load_bytes", "other_stores", "other_store_bytes")
+                  "other_loads", "other_load_bytes", "other_stores", "other_store_bytes",
+                  "global_read_sectors")
 #: keys of EmuFunction.last_counters
 COUNTER_KEYS = _COUNTER_NAMES + ("global_read_bytes_by_arg", "global_write_bytes_by_arg")
 # the counters are per library (modules of identical code share one dlopen'ed

@@ -27,7 +27,8 @@ def _window_direct(dev, max_grid=None):
         if n0 <= 0 or n1 <= 0:
             return
         launch_corr2d(dev.module(x.dtype), x, w, out[or0:or0 + n0, oc0:oc0 + n1],
-                      xr0, xc0, flip, conj, "constant", 0, max_grid=max_grid)
+                      xr0, xc0, flip, conj, "constant", 0, max_grid=max_grid,
+                      small=dev.small_module)
     return run
 
 
@@ -105,7 +106,8 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
                       xd.reshape((-1,) + xd.shape[-2:]) if batch else xd, wd,
                       out.reshape((-1,) + out.shape[-2:]) if batch else out,
                       plan.offset[0], plan.offset[1],
-                      plan.flip, plan.conj, plan.boundary, fill, max_grid=max_grid)
+                      plan.flip, plan.conj, plan.boundary, fill, max_grid=max_grid,
+                      small=dev.small_module, w_host=w if isinstance(w, np.ndarray) else None)
         return out
     frames = xd.reshape((-1,) + xd.shape[-2:])
     outs = out.reshape((-1,) + out.shape[-2:])

@@ -42,6 +42,12 @@ class _Device:
         from .kernels import get_module
         return get_module(self.device_id, dtype, module_factory=self.factory)
 
+    def small_module(self, dtype, K0, K1, flip, boundary):
+        """The corr2d_small module of one variant (launch_corr2d's ``small``)."""
+        from .kernels import get_small_module
+        return get_small_module(self.device_id, dtype, K0, K1, flip, boundary,
+                                module_factory=self.factory)
+
     def fft(self):
         if self.emulated:
             import scipy.fft

@@ -273,3 +273,119 @@ def get_module(device_id, dtype, module_factory=None):
 def clear_modules():
     """Forget the memoized modules (tests)."""
     _modules.clear()
+
+
+# ------------------------------------------------------ small-kernel modules
+# kernels/corr2d_small.cu: weights up to SMALL_KMAX on each side, sizes fixed
+# at compile time; on the GPU one module per (dtype, K0, K1, FLIP, BOUNDARY)
+# holding that one kernel, built on first use (a bounded set: 3 dtypes x 49
+# sizes x 10 variants; one kernel a module keeps a first call's NVRTC time
+# low), on the emulator one per size with its 10 variants.
+
+SMALL_FILE = "corr2d_small.cu"
+SMALL_NAME = "corr2d_small"
+SMALL_KMAX = 7
+SMALL_DTYPES = ("float16", "float32", "float64")
+SMALL_TABLE = "small_table.json"
+# per dtype: outputs per thread along a row RX, threads along a row BX and
+# elements per 16-byte access V (corrconv_small_traits in corr2d_small.cu;
+# must match); RY (rows per thread) and BY (block rows) come from the table
+_SMALL_FIXED = {"float32": (4, 16, 4), "float16": (8, 16, 8), "float64": (4, 16, 2)}
+SmallGeometry = namedtuple("SmallGeometry", "ry rx bx by vec")
+
+
+def small_table(path=None):
+    """The launch table of ``corr2d_small`` (``small_table.json`` next to
+    this module, written by ``benchmarks/gpu_tune.py``): ``default`` per
+    dtype and ``sizes`` overrides per dtype and ``"K0xK1"``, each
+    ``{"ry": rows per thread, "by": block rows}``, plus where it came from."""
+    import json
+    if path is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), SMALL_TABLE)
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+_small_table = Memo()
+
+
+def small_geometry(dtype, K0, K1):
+    """:class:`SmallGeometry` of ``corr2d_small`` for ``dtype`` and weights
+    ``K0 x K1`` (the table's size override, else its dtype default)."""
+    name = _dtype_name(dtype)
+    t = _small_table.get("table", small_table)
+    g = t.get("sizes", {}).get(name, {}).get(f"{int(K0)}x{int(K1)}") or t["default"][name]
+    rx, bx, vec = _SMALL_FIXED[name]
+    return SmallGeometry(int(g["ry"]), rx, bx, int(g["by"]), vec)
+
+
+def small_applies(dtype, K0, K1):
+    """Whether weights ``(K0, K1)`` of ``dtype`` take ``corr2d_small``
+    (decided by dtype and weight shape only: any image, stride or alignment
+    of one call takes the same kernel, so bands and the whole agree)."""
+    try:
+        name = _dtype_name(dtype)
+    except TypeError:
+        return False
+    return name in SMALL_DTYPES and 1 <= K0 <= SMALL_KMAX and 1 <= K1 <= SMALL_KMAX
+
+
+def small_tile(dtype, K0, K1, geometry=None):
+    """Output tile ``(TH, TW)`` of ``corr2d_small``."""
+    g = geometry or small_geometry(dtype, K0, K1)
+    return g.by * g.ry, g.bx * g.rx
+
+
+def small_name_expression(dtype, flip, boundary, K0, K1, geometry=None):
+    """e.g. ``"corr2d_small<float, true, 0, 3, 3, 8, 8>"`` (the last two:
+    RY and BY of ``geometry``, by default the table's)."""
+    g = geometry or small_geometry(dtype, K0, K1)
+    b = "true" if flip else "false"
+    return (f"{SMALL_NAME}<{CTYPES[_dtype_name(dtype)].ctype}, {b}, "
+            f"{boundary_code(boundary)}, {int(K0)}, {int(K1)}, {g.ry}, {g.by}>")
+
+
+def small_variants():
+    """All ``(flip, boundary_code)`` of a small kernel size."""
+    return [(f, b) for f in (False, True) for b in sorted(BOUNDARY_CODES.values())]
+
+
+def small_source():
+    """corr2d.cu (the helpers: boundary rule, loads, FMA) + corr2d_small.cu."""
+    return kernel_source() + "\n" + kernel_source(SMALL_FILE)
+
+
+def small_taps_dtype(dtype, K0, K1):
+    """NumPy dtype of the kernel parameter ``corrconv_taps<S, K0*K1>``
+    (S: float32 for float16, the element type otherwise)."""
+    name = _dtype_name(dtype)
+    s = np.float32 if name == "float16" else np.dtype(name)
+    return np.dtype([("v", s, (int(K0) * int(K1),))])
+
+
+def get_small_module(device_id, dtype, K0, K1, flip, boundary, module_factory=None,
+                     geometry=None):
+    """The ``corr2d_small`` module of one kernel (memoized like
+    :func:`get_module`)."""
+    name = _dtype_name(dtype)
+    factory = module_factory or cupy_module_factory
+    if factory is cupy_module_factory:
+        # NVRTC: one kernel a module keeps a first call's compile short
+        exprs = (small_name_expression(name, flip, boundary_code(boundary), K0, K1, geometry),)
+    else:
+        # other factories (the emulator: a g++ build and a loaded library
+        # a module, each keeping its own fiber stacks mapped) get the 10
+        # variants of a size in one module
+        exprs = tuple(small_name_expression(name, f, b, K0, K1, geometry)
+                      for f, b in small_variants())
+
+    def make():
+        kwargs = dict(options=compile_options(name), name_expressions=exprs)
+        if factory is cupy_module_factory and device_id is not None:
+            import cupy
+
+            with cupy.cuda.Device(device_id):
+                return factory(small_source(), **kwargs)
+        return factory(small_source(), **kwargs)
+
+    return _modules.get((factory, device_id, exprs), make)

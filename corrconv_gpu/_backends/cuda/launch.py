@@ -14,7 +14,9 @@ from collections import namedtuple
 import numpy as np
 
 from ..._util.memo import memoize
-from .kernels import boundary_code, name_expression, smem_itemsize, smem_vec
+from .kernels import (boundary_code, name_expression, small_applies, small_geometry,
+                      small_name_expression, small_taps_dtype, small_tile, smem_itemsize,
+                      smem_vec)
 from .params import SMEM_LIMIT, launch_params, tiling
 
 GRID_MAX = (2**31 - 1, 65535, 65535)
@@ -208,7 +210,7 @@ def config_differs(a, b):
 
 
 def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
-                  max_grid=None, config=None):
+                  max_grid=None, config=None, small=None, w_host=None):
     """Launch ``out[b, i, j] = sum_pq X(b, i + r0 + p, j + r1 + q) W(p, q)``.
 
     ``x``: (M0, M1) or (B, M0, M1); ``w``: (K0, K1); ``out``: (O0, O1) or
@@ -220,6 +222,12 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
     the whole call's), launched with instead of this problem's own where they
     differ, its grid trimmed to this output, so that each output is summed
     in the larger problem's order.
+    ``small``: ``small(dtype, K0, K1, flip, boundary) -> module``
+    (``_Device.small_module``):
+    float16/32/64 weights up to 7 x 7 then take ``corr2d_small`` (sizes fixed
+    at compile time, weights passed by value: ``w_host``, a NumPy copy of
+    ``w``, saves fetching them from the device); ``config`` does not apply
+    to it (its summation order does not depend on the geometry).
     Returns the :class:`LaunchConfig` used (None when the output is empty).
     """
     dtype = np.dtype(x.dtype)
@@ -248,6 +256,10 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
     for a, what in ((x, "x"), (w, "w"), (out, "out")):
         _check_rows(a, what)
 
+    if small is not None and small_applies(dtype, K0, K1):
+        return _launch_small(small(dtype, K0, K1, flip, code), x, w if w_host is None else w_host, out,
+                             r0, r1, flip, code, fillvalue, nbatch, x_bstride, out_bstride,
+                             max_grid)
     cfg = launch_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, M=(M0, M1), r=(r0, r1))
     if config is not None and config_differs(cfg, config):
         th, g = config.tile[0], config.grid
@@ -275,3 +287,68 @@ def kernel_args(x, w, out, r0, r1, fillvalue, cfg, nbatch=1, x_bstride=0, out_bs
         i64(nbatch), i64(r0), i64(r1), fill_scalar(x.dtype, fillvalue),
         i32(cfg.along_row), i32(cfg.kc0), i32(cfg.kc1), i32(cfg.xc0), i32(cfg.xc1),
     )
+
+
+def small_config(dtype, K, O, nbatch=1, max_grid=None, geometry=None):
+    """:class:`LaunchConfig` of ``corr2d_small`` (static shared memory:
+    ``shared_mem`` 0; the whole kernel is one chunk); ``geometry``: a
+    :class:`.kernels.SmallGeometry` (default: the table's)."""
+    K0, K1 = (int(k) for k in K)
+    O0, O1 = (int(o) for o in O)
+    g = geometry or small_geometry(dtype, K0, K1)
+    th, tw = small_tile(dtype, K0, K1, g)
+    caps = GRID_MAX
+    if max_grid is not None:
+        mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
+        mg = mg + (None,) * (3 - len(mg))
+        caps = tuple(c if m is None else max(1, min(c, int(m))) for c, m in zip(caps, mg))
+    grid = (max(1, min(-(-O1 // tw), caps[0])), max(1, min(-(-O0 // th), caps[1])),
+            max(1, min(int(nbatch), caps[2])))
+    return LaunchConfig(grid=grid, block=(g.bx, g.by, 1), along_row=1, tile=(th, tw),
+                        kc0=K0, kc1=K1, shared_mem=0, xc0=K0, xc1=K1)
+
+
+def small_taps(w, dtype):
+    """The weights as the by-value parameter ``corrconv_taps`` (a NumPy
+    structured scalar, w's own order: the kernel maps the flip)."""
+    wh = w if isinstance(w, np.ndarray) else w.get()
+    # rounded to the element type first, exactly as the generic kernel's w
+    wh = np.asarray(wh, dtype=dtype)
+    K0, K1 = wh.shape
+    t = np.zeros((), small_taps_dtype(dtype, K0, K1))
+    t["v"] = np.asarray(wh).reshape(-1)
+    return t[()]
+
+
+def _launch_small(module, x, w, out, r0, r1, flip, code, fillvalue, nbatch,
+                  x_bstride, out_bstride, max_grid, geometry=None):
+    dtype = np.dtype(x.dtype)
+    M0, M1 = x.shape[-2:]
+    K0, K1 = w.shape
+    O0, O1 = out.shape[-2:]
+    g = geometry or small_geometry(dtype, K0, K1)
+    cfg = small_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, g)
+    i64 = np.int64
+    args = (x, i64(_elem_stride(x, -2, "x")), i64(x_bstride), i64(M0), i64(M1),
+            out, i64(_elem_stride(out, -2, "out")), i64(out_bstride), i64(O0), i64(O1),
+            i64(nbatch), i64(r0), i64(r1), fill_scalar(dtype, fillvalue),
+            small_taps(w, dtype))
+    name = small_name_expression(dtype, flip, code, K0, K1, g)
+    module.get_function(name)(cfg.grid, cfg.block, args, shared_mem=0)
+    return cfg
+
+
+def launch_small(module, x, w, out, r0, r1, flip, boundary, fillvalue, max_grid=None,
+                 geometry=None):
+    """``corr2d_small`` alone, in ``geometry`` (a :class:`.kernels.SmallGeometry`;
+    default: the table's) from ``module`` (holding that name expression):
+    the tuner's and the tests' entry. Same arrays and meaning as
+    :func:`launch_corr2d`."""
+    if x.ndim == 3:
+        nbatch, xb, ob = x.shape[0], _elem_stride(x, 0, "x"), _elem_stride(out, 0, "out")
+    else:
+        nbatch, xb, ob = 1, 0, 0
+    for a, what in ((x, "x"), (w, "w"), (out, "out")):
+        _check_rows(a, what)
+    return _launch_small(module, x, w, out, r0, r1, flip, boundary_code(boundary), fillvalue,
+                         nbatch, xb, ob, max_grid, geometry)

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <unordered_set>
 
 extern thread_local unsigned char __emu_dyn_smem[];
 extern thread_local unsigned char __emu_shared_begin;
@@ -46,6 +47,7 @@ enum {
     C_GLD, C_GLDB, C_GST, C_GSTB,   // global loads, load bytes, stores, store bytes
     C_SLD, C_SLDB, C_SST, C_SSTB,   // shared
     C_OLD, C_OLDB, C_OST, C_OSTB,   // other
+    C_GRS,                          // global read sectors: distinct 32-byte sectors per block
     C_N
 };
 constexpr int kMaxRanges = 64;
@@ -69,10 +71,24 @@ struct Acc {
     Range r[kMaxRanges];
     unsigned long long c[C_N];
     unsigned long long rd[kMaxRanges], wr[kMaxRanges];
+    unsigned long long blk;   // the block whose sectors t_sectors holds (+1; 0: none)
 };
 thread_local Acc t_acc;
+// the distinct 32-byte sectors of global memory the running block has read
+// (what a block costs the memory system with a perfect per-block cache; a
+// pointer, so that the TLS stays trivially constructible)
+thread_local std::unordered_set<uintptr_t>* t_sectors = nullptr;
+
+void close_block(Acc& t) {
+    if (t_sectors) {
+        t.c[C_GRS] += t_sectors->size();
+        t_sectors->clear();
+    }
+    t.blk = 0;
+}
 
 void flush(Acc& t) {
+    if (t.gen == g_gen) close_block(t);
     std::lock_guard<std::mutex> g(g_mu);
     if (t.gen == g_gen && g_armed) {
         for (int i = 0; i < C_N; ++i) g_tot[i] += t.c[i];
@@ -87,6 +103,8 @@ thread_local Flusher t_flusher;   // its destructor merges a worker's counts at 
 __attribute__((noinline)) void refresh(Acc& t) {
     (void)&t_flusher;   // first use on this thread registers the thread-exit flush
     t.gen = g_gen;
+    if (t_sectors) t_sectors->clear();
+    t.blk = 0;
     std::memset(t.c, 0, sizeof t.c);
     std::memset(t.rd, 0, sizeof t.rd);
     std::memset(t.wr, 0, sizeof t.wr);
@@ -100,6 +118,18 @@ __attribute__((noinline)) void refresh(Acc& t) {
 
 template <class T> inline bool in_obj(uintptr_t a, const T* o) {
     return a >= (uintptr_t)o && a < (uintptr_t)o + sizeof(T);
+}
+
+__attribute__((noinline)) void note_sectors(Acc& t, uintptr_t a, unsigned long long size) {
+    const uint3& b = __emu::t_blockIdx;
+    const unsigned long long key =
+        1 + ((unsigned long long)b.z << 42 ^ (unsigned long long)b.y << 21 ^ b.x);
+    if (t.blk != key) {
+        close_block(t);
+        t.blk = key;
+    }
+    if (!t_sectors) t_sectors = new std::unordered_set<uintptr_t>();
+    for (uintptr_t s = a >> 5; s <= (a + size - 1) >> 5; ++s) t_sectors->insert(s);
 }
 
 inline void count(uintptr_t a, unsigned long long size, bool store) {
@@ -116,6 +146,7 @@ inline void count(uintptr_t a, unsigned long long size, bool store) {
             t.c[store ? C_GST : C_GLD] += 1;
             t.c[store ? C_GSTB : C_GLDB] += size;
             (store ? t.wr : t.rd)[i] += size;
+            if (!store) note_sectors(t, a, size);
             return;
         }
     }

@@ -141,8 +141,6 @@ struct Launch {
 };
 
 struct StackArena { char* base; size_t map_size; size_t stack_size; unsigned count; };
-std::mutex g_arena_mu;
-std::vector<StackArena> g_arenas;
 
 struct Worker {
     Launch* L = nullptr;
@@ -180,16 +178,6 @@ std::string fmt_u3(uint3 v) {
 size_t page_size() { static size_t p = (size_t)sysconf(_SC_PAGESIZE); return p; }
 
 StackArena get_arena(size_t stack_size, unsigned count) {
-    {
-        std::lock_guard<std::mutex> g(g_arena_mu);
-        for (size_t i = 0; i < g_arenas.size(); ++i) {
-            if (g_arenas[i].stack_size == stack_size && g_arenas[i].count >= count) {
-                StackArena a = g_arenas[i];
-                g_arenas.erase(g_arenas.begin() + i);
-                return a;
-            }
-        }
-    }
     size_t ps = page_size();
     size_t slot = stack_size + ps;  // one guard page below each stack
     size_t map_size = slot * count;
@@ -199,14 +187,15 @@ StackArena get_arena(size_t stack_size, unsigned count) {
     return StackArena{(char*)p, map_size, stack_size, count};
 }
 
+// A launch's stacks are unmapped when it ends: an arena is 2 * fibers + 1
+// memory mappings (one guard page a stack), every kernel library has its
+// own runtime, and cached arenas of a few hundred loaded libraries ran a
+// test process past vm.max_map_count (65530), failing launches with "could
+// not allocate fiber stacks". Mapping anew costs well under a millisecond
+// a launch.
 void put_arena(StackArena a) {
     if (!a.base) return;
-    std::lock_guard<std::mutex> g(g_arena_mu);
-    g_arenas.push_back(a);
-    if (g_arenas.size() > 64) {
-        munmap(g_arenas.front().base, g_arenas.front().map_size);
-        g_arenas.erase(g_arenas.begin());
-    }
+    munmap(a.base, a.map_size);
 }
 
 void fiber_main(void* arg);

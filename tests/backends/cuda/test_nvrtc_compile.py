@@ -30,7 +30,6 @@ picks archs explicitly. ``CORRCONV_NVRTC_WORKERS`` sets the process count
 import concurrent.futures as cf
 import multiprocessing
 import os
-import re
 import time
 
 import numpy as np
@@ -39,6 +38,7 @@ import pytest
 from corrconv_gpu._backends.cuda import kernels as _kernels
 from corrconv_gpu._backends.cuda import launch as _launch
 from corrconv_gpu._backends.cuda import params as _params
+from corrconv_gpu._backends.cuda import sass as _sass
 
 ALL_ARCHS = ("sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120")
 # every arch compiles in the default run (none is left to -m slow)
@@ -88,68 +88,27 @@ def _reg_cap(dtype):
     return 64 if d.itemsize < 8 or d == np.float64 else 80
 
 
-_ENTRY = re.compile(r"Compiling entry function '([^']+)' for '(sm_\d+a?)'")
-_SPILL = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
-_USED = re.compile(r"Used (\d+) registers")
-_SMEM = re.compile(r"(\d+) bytes smem")
-
-
-def parse_ptxas_log(log):
-    """mangled name -> dict(regs, stack, spill_st, spill_ld, smem) from -Xptxas=-v."""
-    out = {}
-    cur = None
-    for line in log.splitlines():
-        m = _ENTRY.search(line)
-        if m:
-            cur = out.setdefault(m.group(1), dict(regs=None, stack=0, spill_st=0,
-                                                  spill_ld=0, smem=0))
-            continue
-        if cur is None:
-            continue
-        m = _SPILL.search(line)
-        if m:
-            cur["stack"], cur["spill_st"], cur["spill_ld"] = map(int, m.groups())
-        m = _USED.search(line)
-        if m:
-            cur["regs"] = int(m.group(1))
-            s = _SMEM.search(line)
-            cur["smem"] = int(s.group(1)) if s else 0
-    return out
+# the ptxas -v parser is the package's (also read by gpu_kernel_report.py)
+parse_ptxas_log = _sass.parse_ptxas_log
 
 
 def compile_one(arch, dtype_name):
     """Compile dtype's whole module for arch; returns (rows, seconds, error)."""
-    from cupy.cuda import nvrtc
-
     names = _kernels.name_expressions(dtype_name)
-    src = _kernels.kernel_source()
     opts = list(_kernels.compile_options(dtype_name)) + list(_kernels.include_options())
-    opts += ["--gpu-architecture=" + arch, "-Xptxas=-v"]
     t0 = time.perf_counter()
-    prog = nvrtc.createProgram(src, "corr2d.cu", [], [])
     try:
-        for n in names:
-            nvrtc.addNameExpression(prog, n)
-        try:
-            nvrtc.compileProgram(prog, opts)
-        except Exception as e:
-            log = nvrtc.getProgramLog(prog)
-            return None, time.perf_counter() - t0, f"{e}\n{log}"
-        log = nvrtc.getProgramLog(prog).replace("\x00", "")
-        cubin = nvrtc.getCUBIN(prog)
-        info = parse_ptxas_log(log)
-        rows = []
-        for n in names:
-            lowered = nvrtc.getLoweredName(prog, n)
-            if isinstance(lowered, bytes):
-                lowered = lowered.decode()
-            r = info.get(lowered)
-            in_cubin = lowered.encode() in cubin
-            rows.append(dict(name=n, lowered=lowered, found=r is not None,
-                             in_cubin=in_cubin, **(r or {})))
-        return rows, time.perf_counter() - t0, None
-    finally:
-        nvrtc.destroyProgram(prog)
+        cubin, log, lowered = _sass.compile_cubin(_kernels.kernel_source(), names, opts, arch,
+                                                  "corr2d.cu")
+    except RuntimeError as e:
+        return None, time.perf_counter() - t0, str(e)
+    info = parse_ptxas_log(log)
+    rows = []
+    for n in names:
+        r = info.get(lowered[n])
+        rows.append(dict(name=n, lowered=lowered[n], found=r is not None,
+                         in_cubin=lowered[n].encode() in cubin, **(r or {})))
+    return rows, time.perf_counter() - t0, None
 
 
 @pytest.fixture(scope="module")
