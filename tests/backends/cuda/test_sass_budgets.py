@@ -82,11 +82,16 @@ SPILL_CASES = ([("float32", (7, 7), a) for a in rep.SPILL_ARCHS]
                + [(d, (7, 7), a) for d in ("float16", "float64") for a in ("sm_80", "sm_120")]
                + [(d, k, "sm_75") for d in ("float32", "float16", "float64")
                   for k in rep.SPILL_SIZES])
+# the default run keeps the float32 cases of the oldest, a current and the
+# newest architecture (5-8 s of NVRTC each); the rest are in the slow suite
+_DEFAULT_SPILL = {"sm_75", "sm_90", "sm_120"}
 
 
 @needs_tools
-@pytest.mark.parametrize("d,K,arch", SPILL_CASES,
-                         ids=[f"{d}-{k[0]}x{k[1]}-{a}" for d, k, a in SPILL_CASES])
+@pytest.mark.parametrize("d,K,arch", [
+    pytest.param(d, k, a, id=f"{d}-{k[0]}x{k[1]}-{a}",
+                 marks=() if d == "float32" and a in _DEFAULT_SPILL else pytest.mark.slow)
+    for d, k, a in SPILL_CASES])
 def test_no_spills_every_variant(d, K, arch):
     """0 spill bytes in each of the 10 variants of a size."""
     s = rep.spill_check(d, K, arch)
