@@ -92,6 +92,14 @@ def _setup(xr0, xc0, n0, n1, K0, K1, shape, boundary, dt, exact_min, acc_bytes):
     return maps, _address(maps), nr, ulo, uhi, exact, ch, variant, nacc, nrow_out
 
 
+def _band_bounds(n, most, threads, work, band_work):
+    """Bounds of the bands ``n`` rows (or planes) are split into on
+    ``threads``: at least one a thread, each of at least ``band_work`` of the
+    call's ``work``, up to 4 a thread and at most ``most``."""
+    nband = max(threads, min(most, 4 * threads, work // band_work))
+    return [n * t // nband for t in range(nband + 1)]
+
+
 @memoize(64)
 def _fill_row(dt, n, fill_dtype, fill_bytes):
     """A read-only row of ``n`` fill values of ``dt`` (memoized on the fill
@@ -163,9 +171,8 @@ def _prepare_window(shape, xr0, xc0, wshape, flip, conj, n0, n1, dt, boundary, f
 
     def bounds(threads):
         b = splits.get(threads)
-        if b is None:   # bands of at least _BAND_WORK, up to 4 per thread
-            nband = max(threads, min(rows, 4 * threads, work // band_work))
-            b = splits[threads] = [n0 * t // nband for t in range(nband + 1)]
+        if b is None:
+            b = splits[threads] = _band_bounds(n0, rows, threads, work, band_work)
         return b
 
     # the scratch of a call on one thread, kept for the next one (a call that
@@ -276,9 +283,8 @@ def _prepare_planes(shape, xdt, xr0, xc0, wshape, flip, conj, n0, n1, dt, odt, b
         if threads <= 1:
             run(0, Q)
             return
-        nband = max(threads, min(Q, 4 * threads, work // band_work))
-        bnd = [Q * t // nband for t in range(nband + 1)]
-        run_shared(nband, lambda t: run(bnd[t], bnd[t + 1]), threads)
+        bnd = _band_bounds(Q, Q, threads, work, band_work)
+        run_shared(len(bnd) - 1, lambda t: run(bnd[t], bnd[t + 1]), threads)
 
     launch.keep = (maps, frow)
     return launch
