@@ -12,8 +12,10 @@ and one kernel (standard normal), mode 'reflect' (scipy.ndimage's default):
 * ``signal``        ``scipy.signal.correlate(x, w, 'same')`` (its 'auto': zero
                     padding, so a speed peer only; its values are not compared)
 
-medians of ``--repeat`` runs after an untimed warm-up run (one run for calls
-over ``--budget`` seconds; no warm-up for peers estimated above ``--warm-s``). A
+medians of up to ``--repeat`` rounds in which each contender runs once (all
+see the same machine state), after an untimed warm-up run of each (no
+warm-up for scipy.ndimage where estimated above ``--warm-s``); the rounds
+stop once their runs add up to ``--budget`` seconds. A
 peer whose estimated time (from its measured seconds per multiply-add at a
 smaller kernel of the same size) exceeds ``--max-peer-s`` is not run: its
 time is that estimate, marked ``est.``. Writes ``benchmarks/results/
@@ -41,21 +43,28 @@ import corrconv_gpu  # noqa: E402
 from corrconv_gpu import ndimage as cnd  # noqa: E402
 
 
-def _time(fn, repeat, budget, warm=True):
-    """Median of up to ``repeat`` runs (stopping once they add up to
-    ``budget`` s), after one untimed run when ``warm``: the first calls on a
-    new array size pay the operating system's first touch of their output
-    (hundreds of MB at 512^3, page compaction included), whoever calls."""
-    if warm:
-        fn()
-    times = []
-    while len(times) < repeat:
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-        if sum(times) > budget:
+def _time_rounds(fns, warm, repeat, budget):
+    """Medians of the callables in ``fns`` (name -> fn) timed in rounds, each
+    once per round, so that every contender sees the same machine state
+    (this VM's speed drifts by tens of percent over a minute); up to
+    ``repeat`` rounds, stopping once the timed runs add up to ``budget`` s.
+    First one untimed run of each name in ``warm``: the first calls on a new
+    array size pay the operating system's first touch of their output
+    (hundreds of MB at 512^3, page compaction included), whoever calls.
+    Returns ({name: median s}, {name: result of the last run})."""
+    outs = {name: fns[name]() for name in fns if name in warm}
+    times = {name: [] for name in fns}
+    total = 0.0
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            outs[name] = fn()
+            dt = time.perf_counter() - t
+            times[name].append(dt)
+            total += dt
+        if total > budget:
             break
-    return statistics.median(times), out
+    return {name: statistics.median(ts) for name, ts in times.items()}, outs
 
 
 def run(args):
@@ -68,22 +77,25 @@ def run(args):
             w = rng.standard_normal((k, k, k)).astype(np.float32)
             macs = float(n) ** 3 * k ** 3
             rec = {"n": n, "K": k}
-            with corrconv_gpu.use_backend("cpu"):   # the untimed run compiles, plans
-                rec["ours"], ours = _time(lambda: cnd.correlate(x, w), args.repeat, args.budget)
-            peers = {"ndimage": lambda: scipy.ndimage.correlate(x, w),
-                     "signal": lambda: scipy.signal.correlate(x, w, "same")}
-            for name, fn in peers.items():
-                est = rate.get(name, 0.0) * macs
-                if name == "ndimage" and est > args.max_peer_s:
-                    rec[name], rec[name + "_est"] = est, True
-                    continue
-                # a warm-up run where it is cheap (every contender gets one)
-                rec[name], out = _time(fn, args.repeat, args.budget, warm=est < args.warm_s)
-                rec[name + "_est"] = False
-                if name == "ndimage":
-                    rate[name] = rec[name] / macs
-                    scale = float(np.abs(w).sum())
-                    rec["err"] = float(np.abs(ours.astype(np.float64) - out).max() / scale)
+            fns = {"ours": lambda: cnd.correlate(x, w),
+                   "ndimage": lambda: scipy.ndimage.correlate(x, w),
+                   "signal": lambda: scipy.signal.correlate(x, w, "same")}
+            est = rate.get("ndimage", 0.0) * macs
+            rec["ndimage_est"] = est > args.max_peer_s
+            if rec["ndimage_est"]:
+                del fns["ndimage"]
+                rec["ndimage"] = est
+            # a warm-up run where it is cheap (every contender gets one; ours
+            # compiles and plans there)
+            warm = {"ours", "signal"} | ({"ndimage"} if est < args.warm_s else set())
+            with corrconv_gpu.use_backend("cpu"):
+                med, outs = _time_rounds(fns, warm, args.repeat, args.budget)
+            rec.update(med)
+            if not rec["ndimage_est"]:
+                rate["ndimage"] = rec["ndimage"] / macs
+                scale = float(np.abs(w).sum())
+                rec["err"] = float(np.abs(outs["ours"].astype(np.float64)
+                                          - outs["ndimage"]).max() / scale)
             rec["x_ndimage"] = rec["ndimage"] / rec["ours"]
             rec["x_signal"] = rec["signal"] / rec["ours"]
             points.append(rec)
@@ -103,8 +115,9 @@ def write(points, out, args):
         json.dump({"meta": meta, "points": points}, f, indent=1)
     lines = ["# Volumes: 3-D float32, mode 'reflect', CPU", "",
              f"{meta['date']}, {meta['cpus']} CPUs ({meta['machine']}), NumPy {meta['numpy']}, "
-             f"SciPy {meta['scipy']}; medians of up to {args.repeat} runs after a warm-up run "
-             "(none for peers over a few seconds). `x peer` = peer time / ours (> 1: we are "
+             f"SciPy {meta['scipy']}; medians of up to {args.repeat} interleaved rounds (each "
+             "contender once per round) after a warm-up run (none for scipy.ndimage over a few "
+             "seconds). `x peer` = peer time / ours (> 1: we are "
              "faster); `est.`: not run, estimated from the peer's seconds per multiply-add at a "
              "smaller K of the same size.", "",
              "| n | K | ours (s) | scipy.ndimage (s) | x ndimage | scipy.signal 'same' (s) "
