@@ -258,7 +258,7 @@ def _prepare_planes(shape, xdt, xr0, xc0, wshape, flip, conj, n0, n1, dt, odt, b
     fn = kernel(dt, ("planes", K0, K1, xdt, odt))
     pm = _address(maps)
     rows = _dk.PLANES_ROWS
-    nring, ntmp = (rows + K0 - 1) * (ch + K1 - 1), rows * EXACT_CHUNK
+    nring, ntmp = (rows + K0 - 1) * (ch + K1 - 1), 2 * rows * EXACT_CHUNK
     conj = conj and dt.kind == "c"
     item, plane = dt.itemsize, n0 * n1
 

@@ -353,18 +353,127 @@ from numba import carray
 
 #: Output rows per block of the planes kernel.
 PLANES_ROWS = 4
+#: Up to this many taps per leading tap, two output planes share each staged
+#: input plane (larger kernels: the dual loop costs more to compile than it saves).
+#: chosen by timing the kernel (benchmarks/results/fitted_constants.md)
+PLANES_DUAL_TAPS = 9
 
 
-def _planes_loop(K0, K1, R, S, ind):
-    """R output rows x the K0*K1 taps of one leading tap, per column: the
-    partial sums come from and go back to ``tmp`` (the leading taps run in a
-    loop around this one, so each output's taps are summed in C order)."""
-    sp = " " * ind
-    lines = [f"{sp}for j in range(jn):"]
-    lines += [f"{sp}    a{r} = tmp[_T{r} + j]" for r in range(R)]
-    lines += _taps(K0, K1, R, S, sp)
-    lines += [f"{sp}    tmp[_T{r} + j] = a{r}" for r in range(R)]
+def _taps_sets(K0, K1, R, S, sp, sets):
+    """:func:`_taps` for one or two output planes: ``sets`` pairs an
+    accumulator prefix with a weight prefix; each loaded x feeds every
+    accumulator that uses it, and each accumulator's taps come in C order."""
+    lines = []
+    for t in range(R + K0 - 1):
+        for q in range(K1):
+            users = [(r, t - r) for r in range(R) if 0 <= t - r < K0]
+            lines.append(f"{sp}    x = {S}[b{t} + j + _Q{q}]")
+            lines += [f"{sp}    {a}{r} += x * {w}{p}_{q}" for a, w in sets for r, p in users]
     return lines
+
+
+def _planes_loop(K0, K1, R, S, ind, tofs):
+    """R output rows of each plane in ``tofs`` (tmp offsets, one per output
+    plane sharing the staged rows) x the K0*K1 taps of one leading tap, per
+    column: the partial sums come from and go back to ``tmp`` (the leading
+    taps run in a loop around this one, so each output's taps are summed in
+    C order)."""
+    sp = " " * ind
+    sets = [("a", "w"), ("g", "v")][:len(tofs)]
+    lines = [f"{sp}for j in range(jn):"]
+    lines += [f"{sp}    {a}{r} = tmp[{t} + _T{r} + j]" for (a, _), t in zip(sets, tofs)
+              for r in range(R)]
+    lines += _taps_sets(K0, K1, R, S, sp, sets)
+    lines += [f"{sp}    tmp[{t} + _T{r} + j] = {a}{r}" for (a, _), t in zip(sets, tofs)
+              for r in range(R)]
+    return lines
+
+
+def _planes_stage(K0, K1, R, qv, ind):
+    """Lines staging the block's extended rows of input plane ``qv`` (an
+    element offset; -1: the fill value) in ``ring``, in the sum's type, and
+    setting the row bases."""
+    sp = " " * ind
+    lines = [f"{sp}for t in range({R + K0 - 1}):",
+             f"{sp}    row = rmap[i + t]",
+             f"{sp}    if row < 0 or {qv} < 0:",
+             f"{sp}        for u in range(t * W, t * W + e - j0):",
+             f"{sp}            ring[u] = fillv",
+             f"{sp}        continue",
+             f"{sp}    rb = {qv} + row * sx"]
+    lines += _copy_row("ring", "t * W", ind + 4)
+    lines += [f"{sp}b{t} = np.uint64({t} * W)" for t in range(R + K0 - 1)]
+    return lines
+
+
+def _planes_weights(K0, K1, name, tap, ind):
+    sp = " " * ind
+    return [f"{sp}wb = ({tap}) * {K0 * K1}"] + [
+        f"{sp}{name}{p}_{q} = wf[wb + {p * K1 + q}]" for p in range(K0) for q in range(K1)]
+
+
+def _planes_body(K0, K1, R):
+    """The loops of :func:`source_planes`: output planes ``o`` and, where
+    there is one, ``o + 1`` together (``two``). Step ``k`` adds leading tap
+    ``k`` of plane ``o`` and tap ``k - 1`` of plane ``o + 1``: inside the
+    volume both read the same input plane, staged once for both (``dual``);
+    each output still gets its leading taps in order."""
+    CH = EXACT_CHUNK
+    lines = [
+        "    o = plo",
+        "    while o < phi:",
+        "        two = o + 1 < phi",
+        "        pa = o * L",
+        "        i = 0",
+        "        while True:",
+        f"            if i + {R} > n0:",
+        f"                i = n0 - {R}",
+        "            j0 = 0",
+        "            while j0 < n1:",
+        "                cw = min(ch, n1 - j0)",
+        "                jn = np.uint64(cw)",
+        "                e = j0 + cw + K1 - 1",
+        "                ca = min(max(ulo, j0), e)",
+        "                cb = min(max(uhi, ca), e)",
+        f"                for r in range({2 * R}):",
+        f"                    for j in range(np.uint64(r * {CH}), np.uint64(r * {CH}) + jn):",
+        "                        tmp[j] = zero",
+        "                for k in range(L + 1):",
+        "                    qa = pmap[pa + k] if k < L else -2",
+        "                    qb = pmap[pa + L + k - 1] if two and k > 0 else -2",
+        "                    dual = qa == qb and qa != -2" if K0 * K1 <= PLANES_DUAL_TAPS
+        else "                    dual = False",
+        "                    for jb in range(2):",
+        "                        q = qa if jb == 0 else qb",
+        "                        if q == -2 or (dual and jb == 1):",
+        "                            continue",
+        "                        tap = k - jb",
+        f"                        tofs = np.uint64(jb * {R * CH})"]
+    tail = [
+        "                for m in range(2 if two else 1):",
+        "                    ob = np.uint64((o + m) * sop + i * so + j0)",
+        f"                    for r in range({R}):",
+        "                        oo = ob + np.uint64(r) * uso",
+        f"                        ot = np.uint64((m * {R} + r) * {CH})",
+        "                        for j in range(jn):",
+        "                            of[oo + j] = tmp[ot + j]",
+        "                j0 += cw",
+        f"            if i + {R} >= n0:",
+        "                break",
+        f"            i += {R}",
+        "        o += 2 if two else 1"]
+    ind = 24
+    lines += _planes_weights(K0, K1, "w", "tap", ind)
+    lines += _planes_stage(K0, K1, R, "q", ind)
+    if K0 * K1 > PLANES_DUAL_TAPS:
+        lines += _planes_loop(K0, K1, R, "ring", ind, ["tofs"])
+        return lines + tail
+    lines += ["                        if dual:"]
+    lines += _planes_weights(K0, K1, "v", "k - 1", ind + 4)
+    lines += _planes_loop(K0, K1, R, "ring", ind + 4, ["_Z", f"np.uint64({R * CH})"])
+    lines += ["                        else:"]
+    lines += _planes_loop(K0, K1, R, "ring", ind + 4, ["tofs"])
+    return lines + tail
 
 
 def source_planes(K0, K1):
@@ -378,66 +487,20 @@ def source_planes(K0, K1):
     input rows are staged in the weights' type (converted once, the edges
     through the column map), so one loop serves every input type, edge and
     interior alike, with no per-chunk edge cases (planes are often narrow).
-    Output planes ``plo <= o < phi``; at least ``PLANES_ROWS`` rows per
-    plane; scratch: ``ringp`` ``PLANES_ROWS + K0 - 1`` rows of
-    ``ch + K1 - 1``, ``tmpp`` ``PLANES_ROWS * EXACT_CHUNK`` elements."""
+    Output planes go in pairs (:func:`_planes_body`). Output planes ``plo <=
+    o < phi``; at least ``PLANES_ROWS`` rows per plane; scratch: ``ringp``
+    ``PLANES_ROWS + K0 - 1`` rows of ``ch + K1 - 1``, ``tmpp`` ``2 *
+    PLANES_ROWS * EXACT_CHUNK`` elements."""
     K0, K1, R = int(K0), int(K1), PLANES_ROWS
     if not (1 <= K0 <= EXACT_MAX and 1 <= K1 <= EXACT_MAX):
         raise ValueError(f"planes kernels are for sizes up to {EXACT_MAX}, got {K0}x{K1}")
-    NR = R + K0 - 1
-    body = [
-        "    for o in range(plo, phi):",
-        "        pb = o * L",
-        "        i = 0",
-        "        while True:",
-        f"            if i + {R} > n0:",
-        f"                i = n0 - {R}",
-        "            j0 = 0",
-        "            while j0 < n1:",
-        "                cw = min(ch, n1 - j0)",
-        "                jn = np.uint64(cw)",
-        "                e = j0 + cw + K1 - 1",
-        "                ca = min(max(ulo, j0), e)",
-        "                cb = min(max(uhi, ca), e)",
-        f"                for r in range({R}):",
-        f"                    for j in range(np.uint64(r * {EXACT_CHUNK}), np.uint64(r * {EXACT_CHUNK}) + jn):",
-        "                        tmp[j] = zero",
-        "                for l in range(L):",
-        "                    po = pmap[pb + l]",
-        "                    wb = l * K0 * K1",
-    ]
-    body += [f"                    w{p}_{q} = wf[wb + {p * K1 + q}]"
-             for p in range(K0) for q in range(K1)]
-    body += [
-        f"                    for t in range({NR}):",
-        "                        row = rmap[i + t]",
-        "                        if row < 0 or po < 0:",
-        "                            for u in range(t * W, t * W + e - j0):",
-        "                                ring[u] = fillv",
-        "                            continue",
-        "                        rb = po + row * sx",
-    ]
-    body += _copy_row("ring", "t * W", 24)
-    body += [f"                    b{t} = np.uint64({t} * W)" for t in range(NR)]
-    body += _planes_loop(K0, K1, R, "ring", 20)
-    body += [
-        "                ob = np.uint64(o * sop + i * so + j0)",
-        f"                for r in range({R}):",
-        "                    oo = ob + np.uint64(r) * uso",
-        f"                    ot = np.uint64(r * {EXACT_CHUNK})",
-        "                    for j in range(jn):",
-        "                        of[oo + j] = tmp[ot + j]",
-        "                j0 += cw",
-        f"            if i + {R} >= n0:",
-        "                break",
-        f"            i += {R}",
-    ]
     return (_PLANES_TEMPLATE
             .replace("@CONSTS@", "\n".join(
                 [f"_Q{q} = np.uint64({q})" for q in range(max(EXACT_MAX, R))]
-                + [f"_T{r} = np.uint64({r * EXACT_CHUNK})" for r in range(R)]))
-            .replace("@NR@", str(NR)).replace("@R@", str(R))
-            .replace("@CH@", str(EXACT_CHUNK)).replace("@BODY@", "\n".join(body)))
+                + [f"_T{r} = np.uint64({r * EXACT_CHUNK})" for r in range(R)]
+                + ["_Z = np.uint64(0)"]))
+            .replace("@NR@", str(R + K0 - 1)).replace("@R@", str(2 * R))
+            .replace("@CH@", str(EXACT_CHUNK)).replace("@BODY@", "\n".join(_planes_body(K0, K1, R))))
 
 
 #: the planes kernel's parameters (see native.PARAMS)

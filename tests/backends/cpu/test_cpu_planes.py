@@ -145,6 +145,47 @@ def test_kernel_shapes_and_chunks_wider_than_one(kshape):
     assert np.array_equal(got, want)
 
 
+def _sliding_pmap(Q, L, P, plane, boundary, keep=None):
+    """A volume's plane map: output plane o reads input planes o + l - L // 2
+    (outside: reflected, or -1 in 'constant' mode); ``keep``: the leading
+    taps left (the frontend drops taps whose weights are all zero)."""
+    pm = np.empty((Q, L), dtype=np.int64)
+    for o in range(Q):
+        for l in range(L):
+            p = o + l - L // 2
+            if 0 <= p < P:
+                pm[o, l] = p * plane
+            elif boundary == "constant":
+                pm[o, l] = -1
+            else:
+                pm[o, l] = (-p - 1 if p < 0 else 2 * P - p - 1) * plane
+    return pm if keep is None else np.ascontiguousarray(pm[:, keep])
+
+
+@pytest.mark.parametrize("kshape", [(3, 3), (2, 2), (1, 3), (3, 5)])
+@pytest.mark.parametrize("Q", [1, 2, 5, 6])
+@pytest.mark.parametrize("case", ["reflect", "constant", "dropped"])
+def test_consecutive_planes_bitwise(kshape, Q, case):
+    """Pairs of output planes that share staged input planes (kernels of up to
+    PLANES_DUAL_TAPS taps per leading tap), an odd last plane on its own,
+    steps where the pair's planes differ (volume edges, fill planes, a
+    dropped leading tap), and larger kernels that never pair."""
+    rng = np.random.default_rng(Q * 10 + len(case))
+    H, W, L = 9, 14, 3
+    x = _data((Q, H, W), np.float32, rng)
+    w = rng.standard_normal((L,) + kshape)
+    boundary = "constant" if case == "constant" else "symmetric"
+    keep = [0, 2] if case == "dropped" else None
+    pmap = _sliding_pmap(Q, L, Q, H * W, boundary, keep)
+    wk = w[keep] if keep is not None else w
+    r0, c0 = -(kshape[0] // 2), -(kshape[1] // 2)
+    fill = -0.5 if boundary == "constant" else None
+    got = _launch(x, wk, pmap, r0, c0, H, W, False, False, boundary, fill, np.float64,
+                  np.float32)
+    want = _expected(x, pmap, wk, r0, c0, H, W, False, False, boundary, fill, np.float64)
+    assert np.array_equal(got, want.astype(np.float32))
+
+
 def test_result_independent_of_thread_bands(monkeypatch):
     """Many bands of planes on the threads give the one-thread result bit for bit."""
     rng = np.random.default_rng(5)
