@@ -248,16 +248,24 @@ def test_ndimage_on_cluster(client):
     _check_all(client, pairs)
 
 
+# the full sweep per (function, mode) is in the slow suite; the default run
+# keeps two (test_ndimage_on_cluster covers every mode with fewer kernels)
+_DEFAULT_SWEEPS = {("correlate", "reflect"), ("convolve", "wrap")}
+
+
 @needs_ndimage
-@pytest.mark.parametrize("mode", NDI_MODES)
-@pytest.mark.parametrize("name", ["correlate", "convolve"])
+@pytest.mark.parametrize("name,mode", [
+    pytest.param(n, m, marks=() if (n, m) in _DEFAULT_SWEEPS else pytest.mark.slow)
+    for n in ("correlate", "convolve") for m in NDI_MODES])
 def test_ndimage_matches_in_memory(name, mode):
     seed = zlib.crc32(f"{name}{mode}".encode())
     _check_sync(_ndimage_pairs(name, mode, KERNELS, _origins, CHUNKS, seed))
 
 
 @needs_ndimage
-@pytest.mark.parametrize("mode", NDI_MODES)
+@pytest.mark.parametrize("mode", [
+    pytest.param(m, marks=() if m in ("reflect", "constant") else pytest.mark.slow)
+    for m in NDI_MODES])
 def test_ndimage_1d_matches_in_memory(mode):
     _check_sync(_ndimage_1d_pairs(mode, (1, 4, 7), (3, 5), seed=11))
 
