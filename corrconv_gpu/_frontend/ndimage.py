@@ -21,6 +21,15 @@ def _as_array(a):
     return a if isinstance(a, np.ndarray) or is_cupy_array(a) else np.asarray(a)
 
 
+def _weights_array(weights, x):
+    """The weights as an array: CuPy weights of a CuPy input stay on the
+    device (reading them back would copy and synchronise on every call),
+    anything else becomes a NumPy array."""
+    if is_cupy_array(weights) and is_cupy_array(x):
+        return weights
+    return np.asarray(to_numpy(weights))
+
+
 def _weights(w, complex_output):
     """SciPy's conversion of the weights: complex128 when complex, else float64
     (its errors), then complex128 for a complex output."""
@@ -30,12 +39,13 @@ def _weights(w, complex_output):
 
 def _skip_tiny(w):
     """Zero what SciPy's N-D filter skips: ``|w| <= DBL_EPSILON`` per real component."""
+    xp = array_namespace(w)
     eps = np.finfo(np.float64).eps
     if w.dtype.kind == "c":
         re, im = w.real, w.imag
-        return (np.where(np.abs(re) > eps, re, 0.0)
-                + 1j * np.where(np.abs(im) > eps, im, 0.0))
-    return np.where(np.abs(w) > eps, w, 0.0)
+        return (xp.where(xp.abs(re) > eps, re, 0.0)
+                + 1j * xp.where(xp.abs(im) > eps, im, 0.0))
+    return xp.where(xp.abs(w) > eps, w, 0.0)
 
 
 def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
@@ -62,7 +72,9 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
     oris = tuple(origins[a] for a in active)
     w2 = w.reshape((1,) * (2 - len(active)) + kshape)
     dst = tuple(range(-len(active), 0))
-    xm = xp.moveaxis(x, active, dst)
+    # the filtered axes are often the last ones already (no view to make)
+    moved = list(active) != list(range(x.ndim - len(active), x.ndim))
+    xm = xp.moveaxis(x, active, dst) if moved else x
     if len(active) == 1:
         frame = (math.prod(xm.shape[:-1]), xm.shape[-1])
         xs = xm.reshape(frame)                       # every line: one frame
@@ -72,7 +84,9 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
         xs = xm.reshape((math.prod(xm.shape[:-2]),) + frame)
         plan = plan_ndimage(frame, w2.shape, oris, flip, boundary, cval, cdt)
     out = run(plan, xs, w2, method, fast_float32).reshape(xm.shape)
-    return xp.moveaxis(out, dst, active).reshape(shape)
+    if moved:
+        out = xp.moveaxis(out, dst, active)
+    return out.reshape(shape) if out.shape != shape else out
 
 
 def _extend(x, w, axes, origins, boundary, cval, cdt):
@@ -180,7 +194,7 @@ def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype, met
 def correlate_or_convolve(input, weights, output, mode, cval, origin, convolution,
                            axes, method, fast_float32):
     x = _as_array(input)
-    w = np.asarray(to_numpy(weights))
+    w = _weights_array(weights, x)
     complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)
     if complex_output:    # SciPy resolves a complex output first
         array, out_dtype = _output.resolve(output, x.shape, default_dtype, True, like=x)
@@ -190,7 +204,7 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
     if len(axes) < x.ndim:
         if w.ndim != len(axes):
             raise RuntimeError(f"weights.ndim ({w.ndim}) must match len(axes) ({len(axes)})")
-        w = np.expand_dims(w, tuple(a for a in range(x.ndim) if a not in axes))
+        w = array_namespace(w).expand_dims(w, tuple(a for a in range(x.ndim) if a not in axes))
     origins = _validate.normalize_sequence(origin, len(axes))
     if len(axes) < x.ndim:
         full = [0] * x.ndim
@@ -217,7 +231,7 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
 def correlate_or_convolve1d(input, weights, axis, output, mode, cval, origin,
                              convolution, method, fast_float32):
     x = _as_array(input)
-    w = np.asarray(to_numpy(weights))
+    w = _weights_array(weights, x)
     if convolution:
         origin = _validate.ndimage_convolve1d_origin(origin, w)
     complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)
