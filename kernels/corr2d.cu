@@ -428,13 +428,15 @@ CORRCONV_DNI void corrconv_pointwise(
 // The scalar arguments of a launch, one by-value parameter (corr2d and
 // corr2d_small): the host packs it once per launch geometry instead of
 // passing 20 scalars (launch.py:params_dtype mirrors this layout).
-// Strides in elements; S: corrconv_smem_type<T>::type.
+// Strides in elements; S: corrconv_smem_type<T>::type, first, so that no
+// member's offset depends on S's alignment (complex<T>'s differs between
+// compilers).
 template <typename S>
 struct corrconv_params {
+    S fillvalue;
     long long x_stride, x_bstride, M0, M1, w_stride;
     long long out_stride, out_bstride, O0, O1, nbatch, r0, r1;
     int K0, K1, along_row, kc0, kc1, xc0, xc1;
-    S fillvalue;
 };
 
 template <typename T, typename Acc, bool FLIP, bool CONJ, int BOUNDARY, int OPT>

@@ -199,11 +199,20 @@ corr2d_small(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ o
 
     // the weights, read once from the device into registers: passed by value
     // they would have to be on the host, a device-to-host copy and a
-    // synchronisation per call when the caller holds them on the device
-    S wt[K0 * K1];
+    // synchronisation per call when the caller holds them on the device.
+    // Over 280 bytes (float64 beyond 35 taps) registers would spill: those
+    // are read from shared memory (written before the first tile's barrier)
+    enum { TAPS_SHARED = K0 * K1 * (int)sizeof(S) > 280 };
+    __shared__ S swt[TAPS_SHARED ? K0 * K1 : 1];
+    S wt[TAPS_SHARED ? 1 : K0 * K1];
+    if (TAPS_SHARED) {
+        for (int t = (int)(threadIdx.y * blockDim.x + threadIdx.x); t < K0 * K1; t += 16 * BY)
+            swt[t] = S(corrconv_ldg(w + (long long)(t / K1) * prm.w_stride + t % K1));
+    } else {
 #pragma unroll
-    for (int t = 0; t < K0 * K1; ++t)
-        wt[t] = S(corrconv_ldg(w + (long long)(t / K1) * prm.w_stride + t % K1));
+        for (int t = 0; t < K0 * K1; ++t)
+            wt[TAPS_SHARED ? 0 : t] = S(corrconv_ldg(w + (long long)(t / K1) * prm.w_stride + t % K1));
+    }
 
     const int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tid = ty * BX + tx;
     // 16-byte accesses need 16-byte aligned rows (the column stride is 1)
@@ -275,7 +284,8 @@ corr2d_small(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ o
                         if (p < 0 || p >= K0) continue;
 #pragma unroll
                         for (int q = 0; q < K1; ++q) {
-                            const S wv = wt[FLIP ? (K0 - 1 - p) * K1 + (K1 - 1 - q) : p * K1 + q];
+                            const int tap = FLIP ? (K0 - 1 - p) * K1 + (K1 - 1 - q) : p * K1 + q;
+                            const S wv = TAPS_SHARED ? swt[tap] : wt[TAPS_SHARED ? 0 : tap];
 #pragma unroll
                             for (int k = 0; k < RX; ++k) corrconv_mac(acc[i][k], win[k + q], wv);
                         }

@@ -217,18 +217,19 @@ _I32 = ("K0", "K1", "along_row", "kc0", "kc1", "xc0", "xc1")
 @memoize(None)
 def params_dtype(dtype):
     """NumPy dtype of the kernels' by-value parameter ``corrconv_params<S>``
-    (corr2d.cu), laid out as the C++ struct: 12 int64, 7 int32, then the fill
-    value of type S (float32 for float16, the element type otherwise) at its
-    own alignment (its size), the whole padded to the largest alignment."""
+    (corr2d.cu), laid out as the C++ struct: the fill value of type S
+    (float32 for float16, the element type otherwise) at 0, then 12 int64
+    from the next multiple of 8 and 7 int32, padded to 8 bytes (16 with a
+    16-byte S): no offset depends on S's alignment."""
     dtype = np.dtype(dtype)
     sdt = np.dtype(np.float32) if dtype == np.float16 else dtype
-    end = 8 * len(_I64) + 4 * len(_I32)
-    fill_at = _round_up(end, sdt.itemsize)
-    return np.dtype({"names": list(_I64 + _I32) + ["fillvalue"],
-                     "formats": [np.int64] * len(_I64) + [np.int32] * len(_I32) + [sdt],
-                     "offsets": [8 * i for i in range(len(_I64))]
-                                + [8 * len(_I64) + 4 * i for i in range(len(_I32))] + [fill_at],
-                     "itemsize": _round_up(fill_at + sdt.itemsize, max(8, sdt.itemsize))})
+    at = _round_up(sdt.itemsize, 8)
+    return np.dtype({"names": ["fillvalue"] + list(_I64 + _I32),
+                     "formats": [sdt] + [np.int64] * len(_I64) + [np.int32] * len(_I32),
+                     "offsets": [0] + [at + 8 * i for i in range(len(_I64))]
+                                + [at + 8 * len(_I64) + 4 * i for i in range(len(_I32))],
+                     "itemsize": _round_up(at + 8 * len(_I64) + 4 * len(_I32),
+                                           max(8, sdt.itemsize))})
 
 
 def pack_params(dtype, fillvalue, **fields):
