@@ -23,6 +23,7 @@ Host-to-device copies (``cupy.asarray`` of a NumPy array) are counted in
 import collections
 import contextlib
 import importlib.machinery
+import math
 import operator
 import sys
 import types
@@ -42,14 +43,14 @@ _scratch = [np.empty(1 << 16, np.uint8)]
 
 def _blank(shape, dtype):
     """A C-contiguous NumPy array of ``shape`` / ``dtype`` on the scratch buffer."""
-    dtype = np.dtype(dtype)
-    shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
-    n = dtype.itemsize
-    for s in shape:
-        n *= s
-    if n > _scratch[0].nbytes:
-        _scratch[0] = np.empty(max(n, 2 * _scratch[0].nbytes), np.uint8)
-    return np.ndarray(shape, dtype, buffer=_scratch[0])
+    if type(shape) is not tuple:
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+    dtype = dtype if type(dtype) is np.dtype else np.dtype(dtype)
+    n = math.prod(shape) * dtype.itemsize
+    buf = _scratch[0]
+    if n > buf.nbytes:
+        buf = _scratch[0] = np.empty(max(n, 2 * buf.nbytes), np.uint8)
+    return np.ndarray(shape, dtype, buffer=buf)
 
 
 def _raise(what):

@@ -55,7 +55,9 @@ def rows(cp):
                         lambda w=ws[k], m=m: corrconv_gpu.correlate2d(x, w, "same", method=m)))
     out.append((f"convolve2d 7x7 float32 {N}^2 'same' boundary='symm'",
                 lambda: corrconv_gpu.convolve2d(x, ws[7], "same", boundary="symm")))
-    out.append((f"correlate2d 7x7 float32 {N}^2 'same', NumPy weights",
+    # not a CuPy-arrays call (the weights are copied to the device each
+    # time): shown, outside the goal
+    out.append((f"correlate2d 7x7 float32 {N}^2 'same', NumPy weights (not in the goal)",
                 lambda: corrconv_gpu.correlate2d(x, wh, "same")))
     for k in (3, 15):
         out.append((f"ndimage.correlate {k}x{k} float32 {N}^2 mode='constant'",
@@ -87,7 +89,8 @@ def measure(calls=10000, reps=20):
             launches = (cupy_standin.COUNTS["launch"] - n0) / (1 + max(1, calls // reps) * reps)
             res.append(dict(call=label, us_per_call=round(us, 2),
                             host_us=round(us - bare, 2), launches_per_call=launches,
-                            meets_goal=bool(us - bare <= GOAL_US)))
+                            meets_goal=None if "not in the goal" in label
+                            else bool(us - bare <= GOAL_US)))
     return bare, res
 
 
@@ -95,8 +98,9 @@ def table(bare, res):
     lines = ["| call (CuPy stand-in) | us / call | bare launch us | library host us | "
              f"<= {GOAL_US:.0f} us |", "|---|---|---|---|---|"]
     for r in res:
+        goal = {True: "pass", False: "FAIL", None: "-"}[r["meets_goal"]]
         lines.append(f"| {r['call']} | {r['us_per_call']:.1f} | {bare:.2f} | "
-                     f"{r['host_us']:.1f} | {'pass' if r['meets_goal'] else 'FAIL'} |")
+                     f"{r['host_us']:.1f} | {goal} |")
     return "\n".join(lines)
 
 

@@ -139,6 +139,7 @@ def prepare(plan):
     import cupy
     dev = _device(False)
     ndarray, empty, get_device = cupy.ndarray, cupy.empty, cupy.cuda.runtime.getDevice
+    contiguous = cupy.ascontiguousarray
     dtype, out_shape, device_id = plan.dtype, tuple(plan.out_shape), dev.device_id
     module, small = dev.module(dtype), dev.small_module
     r0, r1 = plan.offset
@@ -147,11 +148,13 @@ def prepare(plan):
     unit = dtype.itemsize
 
     def launch(x, w):
-        if (type(x) is not ndarray or type(w) is not ndarray or x.dtype != dtype
-                or w.dtype != dtype or x.strides[-1] != unit or w.size == 0
-                or w.strides != (w.shape[1] * unit, unit) or get_device() != device_id):
+        if (type(x) is not ndarray or type(w) is not ndarray or w.dtype != dtype
+                or w.size == 0 or w.strides != (w.shape[1] * unit, unit)
+                or get_device() != device_id):
             return None
-        out = empty(out_shape, dtype)
+        if x.dtype != dtype or x.strides[-1] != unit:     # as execute converts it
+            x = contiguous(x, dtype=dtype)
+        out = empty(x.shape[:-2] + out_shape, dtype)
         launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fill, small=small)
         return out
     return launch
