@@ -199,3 +199,37 @@ def test_prepared_launch_is_execute_launch(cp):
         second = _last()
         assert first[:3] == second[:3] and first[4] == second[4]
         assert first[3][3].tobytes() == second[3][3].tobytes()
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, w: cndi.correlate(x, w, mode="constant", cval=1.5),
+    lambda x, w: cndi.convolve(x, w, mode="mirror", origin=(1, 0)),
+    lambda x, w: cndi.correlate(x[None], w[None], mode="wrap"),
+    lambda x, w: cndi.correlate(x, w[:1], mode="nearest", axes=(0, 1)),
+], ids=["constant", "mirror-origin", "stack", "one-row"])
+def test_ndimage_repeated_calls_launch_as_the_first(cp, call):
+    """The memoized validation and prepared launch of ndimage calls launch
+    what the full path launches, and keep launching it."""
+    x = cp.empty((300, 257), np.float32)
+    w = cp.empty((5, 7), np.float32)
+    seen = []
+    for _ in range(4):
+        call(x, w)
+        name, grid, block, args, smem = _last()
+        seen.append((name, grid, block, smem, args[3].tobytes(), args[0].shape))
+    assert all(s == seen[0] for s in seen), seen
+
+
+@pytest.mark.parametrize("dt", ["float16", "float32", "float64", "complex64", "complex128",
+                                "int8", "int64"])
+def test_cupy_passes_the_struct_by_value(dt):
+    """CuPy's own kernel-argument wrapper (no GPU needed) holds the packed
+    parameters field for field: the struct reaches the kernel as packed."""
+    scalar = pytest.importorskip("cupy._core._scalar", reason="CuPy not installed")
+    import ctypes
+    d = np.dtype(dt)
+    sdt = np.float32 if d == np.float16 else d.type
+    p = _launch.pack_params(d, sdt(3), x_stride=-5, M0=7, w_stride=9, r1=-2, xc1=31)
+    c = scalar.CScalar(p)
+    got = np.frombuffer(ctypes.string_at(c.ptr, p.dtype.itemsize), dtype=p.dtype)[0]
+    assert all(got[f] == p[f] for f in p.dtype.names)
