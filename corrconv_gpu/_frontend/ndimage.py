@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .._boundary import extend_index
-from .._dispatch import choose_nd, run, run_planes
+from .._dispatch import choose_nd, run, run_planes, run_prepared
 from .._methods.fft import fftn_correlate_valid
 from .._plan import ndimage_dtypes, plan_ndimage
 from .._util.arrays import array_namespace, is_cupy_array, to_numpy
@@ -39,10 +39,13 @@ def _weights(w, complex_output):
     return w.astype(np.complex128, copy=False) if complex_output else w
 
 
+_EPS = float(np.finfo(np.float64).eps)
+
+
 def _skip_tiny(w):
     """Zero what SciPy's N-D filter skips: ``|w| <= DBL_EPSILON`` per real component."""
     xp = array_namespace(w)
-    eps = np.finfo(np.float64).eps
+    eps = _EPS
     if w.dtype.kind == "c":
         re, im = w.real, w.imag
         return (xp.where(xp.abs(re) > eps, re, 0.0)
@@ -62,17 +65,25 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
     device launch prepared for it).
     """
     xp = array_namespace(x)
-    if method == "auto" and np.dtype(out_dtype).kind in "biu":
+    if method == "auto" and out_dtype.kind in "biu":
         method = "direct"
     if len(active) > 2:
         return _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
                            method, fast_float32)
     shape = x.shape
-    make = lambda: _layout(shape, w.shape, active, origins, flip, boundary, cval, cdt)  # noqa: E731
-    lay = make() if signature is None else _LAYOUTS.get(signature, make)
+    lay = _LAYOUTS.peek(signature) if signature is not None else None
+    if lay is None:
+        lay = _layout(shape, w.shape, active, origins, flip, boundary, cval, cdt)
+        if signature is not None:
+            _LAYOUTS.put(signature, lay)
     xm = xp.moveaxis(x.reshape(1) if not shape else x, lay.active, lay.dst) if lay.moved else x
-    out = run(lay.plan, xm.reshape(lay.xs_shape), w.reshape(lay.w2_shape), method,
-              fast_float32, signature).reshape(lay.xm_shape)
+    xs, w2 = xm.reshape(lay.xs_shape), w.reshape(lay.w2_shape)
+    out = None
+    if signature is not None:    # the launch prepared for the call, if any
+        out = run_prepared(signature, None, xs, w2, method, fast_float32)
+    if out is None:
+        out = run(lay.plan, xs, w2, method, fast_float32, signature)
+    out = out.reshape(lay.xm_shape)
     if lay.moved:
         out = xp.moveaxis(out, lay.dst, lay.active)
     return out.reshape(shape) if out.shape != shape else out
