@@ -224,45 +224,64 @@ def numpy_crossover(sizes, ks, dtype, rng, repeat=5):
                   f"{t['cpu'] / t['cuda']:.2f} |", flush=True)
 
 
-def overhead(n_calls=2000, N=256):
-    """Host microseconds per call (no synchronisation in the loop) of the
-    pieces of a public call, N x N float32 3x3 'same' (small: the GPU keeps
-    up with the launches, so the host time is the host's own), the time of
-    one synchronised call on CUDA events, and a cProfile of it."""
+def overhead(n_calls=2000, N=4096):
+    """Host microseconds per repeated call (no synchronisation in the loop),
+    the rows of ``benchmarks/host_overhead.py`` (CuPy image and weights,
+    float32 N x N) against cupyx.scipy.ndimage.correlate of the same arrays
+    and a bare launch of the recorded kernel; then the time of one
+    synchronised call on CUDA events, and a cProfile of the direct call.
+    The host time is only the host's own while the GPU keeps up with the
+    queued launches, so at 4096^2 it is an upper bound of the kernels' time
+    too: compare the two columns."""
     import cupy
-    from corrconv_gpu._backends.cuda.launch import launch_corr2d
     rng = np.random.default_rng(0)
     x = cupy.asarray(rng.random((N, N)).astype(np.float32))
-    w = cupy.asarray(rng.standard_normal((3, 3)).astype(np.float32))
-    (fn, grid, block, args, smem, name), out = record_launch(x, w)
-    from corrconv_gpu._backends.cuda import kernels as _kernels
-    mod = _kernels.get_module(cupy.cuda.Device().id, x.dtype)
-    pieces = {
-        f"cupy.empty {N}^2 f32": lambda: cupy.empty((N, N), np.float32),
-        "raw launch (23 args)": lambda: fn(grid, block, args, shared_mem=smem),
-        "launch_corr2d": lambda: launch_corr2d(mod, x, w, out, -1, -1, False, False,
-                                               "constant", 0),
-        "correlate2d direct": lambda: corrconv_gpu.correlate2d(x, w, "same", method="direct"),
-        "correlate2d auto": lambda: corrconv_gpu.correlate2d(x, w, "same"),
-    }
+    ws = {k: cupy.asarray(rng.standard_normal((k, k)).astype(np.float32)) for k in (3, 7, 15)}
+    (fn, grid, block, args, smem, name), out = record_launch(x, ws[3])
+    pieces = {f"bare launch ({name.split('<')[0]}, {len(args)} args)":
+              lambda: fn(grid, block, args, shared_mem=smem)}
     try:
         import cupyx.scipy.ndimage as cndi
-        pieces["cupyx.scipy.ndimage.correlate"] = lambda: cndi.correlate(x, w, mode="constant")
-    except Exception:
-        pass
+    except Exception as e:  # pragma: no cover
+        cndi = None
+        print(f"cupyx.scipy.ndimage unavailable: {e}")
+    from corrconv_gpu import ndimage as ondi
+    for k, w in ws.items():
+        for m in ("direct", "auto"):
+            pieces[f"correlate2d {k}x{k} 'same' {m}"] = (
+                lambda w=w, m=m: corrconv_gpu.correlate2d(x, w, "same", method=m))
+        pieces[f"ndimage.correlate {k}x{k} constant"] = (
+            lambda w=w: ondi.correlate(x, w, mode="constant"))
+        if cndi is not None:
+            pieces[f"cupyx.scipy.ndimage.correlate {k}x{k} constant"] = (
+                lambda w=w: cndi.correlate(x, w, mode="constant"))
+    pieces["convolve2d 7x7 'same' symm"] = lambda: corrconv_gpu.convolve2d(
+        x, ws[7], "same", boundary="symm")
+    print(f"| call ({N}^2 float32, CuPy arrays) | host us / call | one synchronised call us |")
+    print("|---|---|---|")
     for label, f in pieces.items():
         f()
         host = host_ms(f, n_calls)
-        one = min(events_ms(f, 1) for _ in range(50))
-        print(f"{label:34s} {1e3 * host:8.1f} us/call (host), "
-              f"{1e3 * one:8.1f} us one synchronised call (events, best of 50)", flush=True)
+        one = min(events_ms(f, 1) for _ in range(20))
+        print(f"| {label} | {1e3 * host:.1f} | {1e3 * one:.1f} |", flush=True)
     pr = cProfile.Profile()
     pr.enable()
     for _ in range(n_calls):
-        corrconv_gpu.correlate2d(x, w, "same", method="direct")
+        corrconv_gpu.correlate2d(x, ws[3], "same", method="direct")
     pr.disable()
     cupy.cuda.Device().synchronize()
-    pstats.Stats(pr).sort_stats("tottime").print_stats(30)
+    pstats.Stats(pr).sort_stats("tottime").print_stats(20)
+
+
+def _gpu_missing():
+    """Why this probe cannot run here, or None."""
+    try:
+        import cupy
+        if not cupy.cuda.is_available():
+            return "no CUDA device"
+    except Exception as e:
+        return f"CuPy unavailable ({type(e).__name__}: {e})"
+    return None
 
 
 def main(argv=None):
@@ -281,8 +300,14 @@ def main(argv=None):
     ap.add_argument("--numpy", action="store_true",
                     help="NumPy inputs: CPU backend vs CUDA backend (sizes, ks, first dtype)")
     ap.add_argument("--overhead", action="store_true",
-                    help="host microseconds of the pieces of a call, and a cProfile")
+                    help="host microseconds per repeated call against cupyx.scipy.ndimage "
+                         "(the rows of host_overhead.py), and a cProfile")
     a = ap.parse_args(argv)
+    missing = _gpu_missing()
+    if missing:
+        print(f"gpu_probe: skipped: {missing} (benchmarks/host_overhead.py measures the "
+              "host path without a GPU)")
+        return 0
     import cupy
     rng = np.random.default_rng(0)
     if a.one:
@@ -294,7 +319,7 @@ def main(argv=None):
         print(name, grid, block, smem)
         return 0
     if a.overhead:
-        overhead(N=int_list(a.sizes)[0] if a.sizes != ap.get_default("sizes") else 256)
+        overhead(N=int_list(a.sizes)[0] if a.sizes != ap.get_default("sizes") else 4096)
         return 0
     if a.numpy:
         numpy_crossover(int_list(a.sizes), int_list(a.ks), str_list(a.dtypes)[0], rng)

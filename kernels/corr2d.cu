@@ -425,17 +425,32 @@ CORRCONV_DNI void corrconv_pointwise(
 // per output tile) and only the weights are streamed in chunks (kc0, kc1)
 // when they do not fit next to it.  Kernels so large that the tile + halo
 // itself does not fit use x chunks == weight chunks (input re-staged per chunk).
+// The scalar arguments of a launch, one by-value parameter (corr2d and
+// corr2d_small): the host packs it once per launch geometry instead of
+// passing 20 scalars (launch.py:params_dtype mirrors this layout).
+// Strides in elements; S: corrconv_smem_type<T>::type, first, so that no
+// member's offset depends on S's alignment (complex<T>'s differs between
+// compilers).
+template <typename S>
+struct corrconv_params {
+    S fillvalue;
+    long long x_stride, x_bstride, M0, M1, w_stride;
+    long long out_stride, out_bstride, O0, O1, nbatch, r0, r1;
+    int K0, K1, along_row, kc0, kc1, xc0, xc1;
+};
+
 template <typename T, typename Acc, bool FLIP, bool CONJ, int BOUNDARY, int OPT>
 __global__ void CORRCONV_LAUNCH_BOUNDS(CORRCONV_MAX_THREADS, corrconv_min_blocks<T>::value)
-corr2d(const T* __restrict__ x, long long x_stride, long long x_bstride,
-       long long M0, long long M1,
-       const T* __restrict__ w, long long w_stride, int K0, int K1,
-       T* __restrict__ out, long long out_stride, long long out_bstride,
-       long long O0, long long O1,
-       long long nbatch, long long r0, long long r1,
-       typename corrconv_smem_type<T>::type fillvalue,
-       int along_row, int kc0, int kc1, int xc0, int xc1)
+corr2d(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ out,
+       const corrconv_params<typename corrconv_smem_type<T>::type> prm)
 {
+    const long long x_stride = prm.x_stride, x_bstride = prm.x_bstride, M0 = prm.M0, M1 = prm.M1;
+    const long long w_stride = prm.w_stride;
+    const long long out_stride = prm.out_stride, out_bstride = prm.out_bstride, O0 = prm.O0, O1 = prm.O1;
+    const long long nbatch = prm.nbatch, r0 = prm.r0, r1 = prm.r1;
+    const int K0 = prm.K0, K1 = prm.K1, along_row = prm.along_row;
+    const int kc0 = prm.kc0, kc1 = prm.kc1, xc0 = prm.xc0, xc1 = prm.xc1;
+    const typename corrconv_smem_type<T>::type fillvalue = prm.fillvalue;
     typedef typename corrconv_smem_type<T>::type S;
     enum { VEC = (OPT % corrconv_vec<S>::N == 0) ? corrconv_vec<S>::N : 1 };
     enum { GVEC = corrconv_gvec<T>::N };

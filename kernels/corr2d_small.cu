@@ -8,11 +8,9 @@
 //   out[b, i, j] = sum_{p < K0, q < K1} X(b, i + r0 + p, j + r1 + q) * W(p, q)
 //
 // exactly as corr2d (same X, boundary codes, fill value, batch and strides),
-// with the weights passed BY VALUE as a kernel parameter (corrconv_taps:
-// K0*K1 values of S, in w's own order): ptxas moves them from the parameter
-// bank into uniform registers (ULDC) that the FMAs read, so they cost no
-// per-thread register and no memory load, and concurrent launches with
-// different weights stay independent.  Convolution (FLIP) is
+// with the K0*K1 weights read from the device once per thread into
+// registers (S, in w's own order; never copied to the host, so a call with
+// device weights neither copies nor synchronises).  Convolution (FLIP) is
 // the compile-time index map W(p, q) = w[K0-1-p, K1-1-q]; no flipped copy.
 //
 // Geometry (all compile-time; RY and BY from the launch table
@@ -47,8 +45,6 @@
 // window reads start 16-byte aligned.
 
 #define CORRCONV_SMALL_KMAX 7
-
-template <typename S, int N> struct corrconv_taps { S v[N]; };
 
 // V: elements of T per 16-byte global access; RX: outputs per thread along
 // a row (16 bytes of T, 32 for double: the window's shared loads then
@@ -170,16 +166,15 @@ CORRCONV_DI long long corrconv_floor_div(long long a, long long b) {
 
 template <typename T, bool FLIP, int BOUNDARY, int K0, int K1, int RY, int BY>
 __global__ void CORRCONV_LAUNCH_BOUNDS(16 * BY, CORRCONV_SMALL_MIN_BLOCKS * 8 / BY)
-corr2d_small(const T* __restrict__ x, long long x_stride, long long x_bstride,
-             long long M0, long long M1,
-             T* __restrict__ out, long long out_stride, long long out_bstride,
-             long long O0, long long O1,
-             long long nbatch, long long r0, long long r1,
-             typename corrconv_small_traits<T>::S fillvalue,
-             const corrconv_taps<typename corrconv_small_traits<T>::S, K0 * K1> wt)
+corr2d_small(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ out,
+             const corrconv_params<typename corrconv_small_traits<T>::S> prm)
 {
     typedef corrconv_small_traits<T> Tr;
     typedef typename Tr::S S;
+    const long long x_stride = prm.x_stride, x_bstride = prm.x_bstride, M0 = prm.M0, M1 = prm.M1;
+    const long long out_stride = prm.out_stride, out_bstride = prm.out_bstride, O0 = prm.O0, O1 = prm.O1;
+    const long long nbatch = prm.nbatch, r0 = prm.r0, r1 = prm.r1;
+    const S fillvalue = prm.fillvalue;
     enum {
         V = Tr::V, RX = Tr::RX, BX = Tr::BX, NT = BX * BY,
         TH = BY * RY, TW = BX * RX,
@@ -201,6 +196,23 @@ corr2d_small(const T* __restrict__ x, long long x_stride, long long x_bstride,
     static_assert(HI * SP * (int)sizeof(S) <= CORRCONV_SMEM_LIMIT, "shared tile too large");
 
     __shared__ __align__(16) S sx[HI * SP];
+
+    // the weights, read once from the device into registers: passed by value
+    // they would have to be on the host, a device-to-host copy and a
+    // synchronisation per call when the caller holds them on the device.
+    // Over 280 bytes (float64 beyond 35 taps) registers would spill: those
+    // are read from shared memory (written before the first tile's barrier)
+    enum { TAPS_SHARED = K0 * K1 * (int)sizeof(S) > 280 };
+    __shared__ S swt[TAPS_SHARED ? K0 * K1 : 1];
+    S wt[TAPS_SHARED ? 1 : K0 * K1];
+    if (TAPS_SHARED) {
+        for (int t = (int)(threadIdx.y * blockDim.x + threadIdx.x); t < K0 * K1; t += 16 * BY)
+            swt[t] = S(corrconv_ldg(w + (long long)(t / K1) * prm.w_stride + t % K1));
+    } else {
+#pragma unroll
+        for (int t = 0; t < K0 * K1; ++t)
+            wt[TAPS_SHARED ? 0 : t] = S(corrconv_ldg(w + (long long)(t / K1) * prm.w_stride + t % K1));
+    }
 
     const int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tid = ty * BX + tx;
     // 16-byte accesses need 16-byte aligned rows (the column stride is 1)
@@ -272,7 +284,8 @@ corr2d_small(const T* __restrict__ x, long long x_stride, long long x_bstride,
                         if (p < 0 || p >= K0) continue;
 #pragma unroll
                         for (int q = 0; q < K1; ++q) {
-                            const S wv = wt.v[FLIP ? (K0 - 1 - p) * K1 + (K1 - 1 - q) : p * K1 + q];
+                            const int tap = FLIP ? (K0 - 1 - p) * K1 + (K1 - 1 - q) : p * K1 + q;
+                            const S wv = TAPS_SHARED ? swt[tap] : wt[TAPS_SHARED ? 0 : tap];
 #pragma unroll
                             for (int k = 0; k < RX; ++k) corrconv_mac(acc[i][k], win[k + q], wv);
                         }

@@ -76,19 +76,26 @@ def choose(be, plan, x, w, method, fast_float32):
 
     'auto' takes the cheapest by the backend's cost model; the rank of the
     weights is read only where a rank-1 split could win (rank 1 is the
-    separable method's best case). 'fft' and 'separable' fall back to
-    'direct' where they do not apply (integers, NaN/Inf, full rank)."""
+    separable method's best case), and never for weights on the device:
+    reading them would be a device-to-host copy and a synchronisation on
+    every call (they may change in place between calls, so no answer can be
+    kept), so 'auto' decides from shapes and dtypes there, between 'direct'
+    and 'fft'. 'separable' asked for reads them. 'fft' and 'separable' fall
+    back to 'direct' where they do not apply (integers, NaN/Inf, full rank)."""
     dtype = be.method_dtype(plan)
     if not be.compiled(dtype):
         return "generic", None
+    if method == "direct":
+        return "direct", None
     (n0, n1), (k0, k1) = plan.out_shape, w.shape
     fft_ok = be.fft_capable(dtype)
     pick = cost.choose_gpu if be.NAME == "cuda" else cost.choose_cpu
     factors = None
     fdt = be.factor_dtype(dtype)
     if fdt is not None and (method == "separable" or (
-            method == "auto" and pick(n0, n1, k0, k1, dtype, rank=1, fft_ok=fft_ok,
-                                      fast_float32=fast_float32) == "separable")):
+            method == "auto" and not is_cupy_array(w)
+            and pick(n0, n1, k0, k1, dtype, rank=1, fft_ok=fft_ok,
+                     fast_float32=fast_float32) == "separable")):
         from .._methods.separable import decompose
         factors = decompose(np.asarray(to_numpy(w)).astype(dtype, copy=False), dtype=fdt)
     rank = len(factors) if factors else None
@@ -121,8 +128,35 @@ def direct_fixed(plan, wshape, method, fast_float32):
                            fft_ok=cdt.kind in "fc") == "direct"
 
 
-# CPU launches prepared for repeated calls, by (the caller's call signature,
-# method, fast_float32); False where the method depends on the data
+_CUDA = []
+
+
+def _cuda_backend():
+    """The CUDA backend module, imported on first use (kept: an import
+    statement costs a microsecond a call)."""
+    if not _CUDA:
+        from .._backends import cuda
+        _CUDA.append(cuda)
+    return _CUDA[0]
+
+
+def device_direct_fixed(be, plan, w, method, fast_float32):
+    """Whether a CuPy call takes the direct method whatever the data:
+    'direct', or 'auto' with device weights where the shapes choose it (the
+    FFT reads the input's finiteness, a NumPy kernel's rank is read)."""
+    if method == "direct":
+        return True
+    if method != "auto" or not is_cupy_array(w) or not be.compiled(be.method_dtype(plan)):
+        return False
+    dtype = be.method_dtype(plan)
+    (n0, n1), (k0, k1) = plan.out_shape, w.shape
+    return cost.choose_gpu(n0, n1, k0, k1, dtype, rank=None, fft_ok=be.fft_capable(dtype),
+                           fast_float32=fast_float32) == "direct"
+
+
+# launches prepared for repeated calls, by (the caller's call signature,
+# method, fast_float32) on the CPU and (..., "cuda") for CuPy inputs; False
+# where the method depends on the data
 _LAUNCHES = Memo(1024)
 
 
@@ -136,12 +170,21 @@ def run(plan, x, w, method, fast_float32, signature=None):
     kept for :func:`run_prepared`.
     """
     cost.check_method(method)
+    on_device = is_cupy_array(x)
     xp = array_namespace(x)
-    backend = select(is_cupy_array(x), *sizes(plan, x, w))
+    # the sizes only decide for NumPy inputs (the copies' threshold)
+    backend = select(True, 0.0) if on_device else select(False, *sizes(plan, x, w))
     if backend != "cpu":
-        from .._backends import cuda
+        cuda = _cuda_backend()
         if not cuda.supports(plan):  # object, long double: the CPU path
             backend = "cpu"
+    if backend == "cuda" and on_device and signature is not None:
+        launch = _LAUNCHES.get((signature, method, fast_float32, "cuda"), lambda: (
+            device_direct_fixed(cuda, plan, w, method, fast_float32)
+            and cuda.prepare(plan)) or False)
+        out = launch(x, w) if launch else None
+        if out is not None:
+            return out
     if backend != "cpu":
         name, factors = choose(cuda, plan, x, w, method, fast_float32)
         out = cuda.execute(plan, x, w, name, fast_float32, factors=factors,
@@ -188,12 +231,18 @@ def run_planes(plan, x, w, pmap, out_dtype):
 
 
 def run_prepared(signature, sizes_, x, w, method, fast_float32):
-    """A repeated NumPy call's short path: the CPU launch an earlier
-    :func:`run` prepared for ``(signature, method, fast_float32)``, run when
-    the CPU is still the backend :func:`.backend.select` picks for the
-    problem's ``sizes_``; None where there is none (the caller runs
-    :func:`run`)."""
+    """A repeated call's short path: for NumPy inputs the CPU launch an
+    earlier :func:`run` prepared for ``(signature, method, fast_float32)``,
+    run when the CPU is still the backend :func:`.backend.select` picks for
+    the problem's ``sizes_``; for CuPy inputs the prepared device launch
+    (:func:`corrconv_gpu._backends.cuda.prepare`) while 'cuda' is the
+    backend; None where there is none (the caller runs :func:`run`)."""
     if method.__class__ is str and fast_float32.__class__ is bool:
+        if is_cupy_array(x):   # the device launch prepared for the call
+            launch = _LAUNCHES.peek((signature, method, fast_float32, "cuda"))
+            if launch and select(True, 0.0) == "cuda":
+                return launch(x, w)
+            return None
         launch = _LAUNCHES.peek((signature, method, fast_float32))   # a valid method only
         if launch and select(False, *sizes_) == "cpu":
             return launch(x, w)

@@ -46,12 +46,31 @@ def _check_choice(name, source):
     return name
 
 
+# os.environ's own dict, read directly: Mapping.get on os.environ costs a
+# microsecond when the variable is unset (a KeyError raised and caught), a
+# noticeable part of a repeated GPU call; os.environ keeps it current
+try:
+    _ENV_DATA, _ENV_KEY = os.environ._data, os.environ.encodekey(ENV_VAR)
+except AttributeError:  # pragma: no cover - another os.environ implementation
+    _ENV_DATA = None
+
+
+def _env():
+    if _ENV_DATA is not None and getattr(os.environ, "_data", None) is _ENV_DATA:
+        v = _ENV_DATA.get(_ENV_KEY)
+        return "" if v is None else os.environ.decodevalue(v)
+    return os.environ.get(ENV_VAR, "")
+
+
 def requested():
     """The backend asked for: the innermost :func:`use_backend`, else the env var."""
     name = _forced.get()
     if name is not None:
         return name
-    env = os.environ.get(ENV_VAR, "").strip().lower()
+    env = _env()
+    if not env:
+        return "auto"
+    env = env.strip().lower()
     return _check_choice(env, f"environment variable {ENV_VAR}") if env else "auto"
 
 

@@ -1,17 +1,19 @@
 """scipy.ndimage.correlate / convolve / correlate1d / convolve1d: SciPy's
 checks in SciPy's order, dtypes and origins; one plan, one backend call."""
 
+import collections
 import itertools
 import math
 
 import numpy as np
 
 from .._boundary import extend_index
-from .._dispatch import choose_nd, run, run_planes
+from .._dispatch import choose_nd, run, run_planes, run_prepared
 from .._methods.fft import fftn_correlate_valid
 from .._plan import ndimage_dtypes, plan_ndimage
 from .._util.arrays import array_namespace, is_cupy_array, to_numpy
 from .._util.cast import cast_c, cast_c_nd
+from .._util.memo import Memo
 from . import output as _output
 from . import validate as _validate
 from .planes import plane_map, tap_weights
@@ -21,6 +23,15 @@ def _as_array(a):
     return a if isinstance(a, np.ndarray) or is_cupy_array(a) else np.asarray(a)
 
 
+def _weights_array(weights, x):
+    """The weights as an array: CuPy weights of a CuPy input stay on the
+    device (reading them back would copy and synchronise on every call),
+    anything else becomes a NumPy array."""
+    if is_cupy_array(weights) and is_cupy_array(x):
+        return weights
+    return np.asarray(to_numpy(weights))
+
+
 def _weights(w, complex_output):
     """SciPy's conversion of the weights: complex128 when complex, else float64
     (its errors), then complex128 for a complex output."""
@@ -28,51 +39,84 @@ def _weights(w, complex_output):
     return w.astype(np.complex128, copy=False) if complex_output else w
 
 
+_EPS = float(np.finfo(np.float64).eps)
+
+
 def _skip_tiny(w):
     """Zero what SciPy's N-D filter skips: ``|w| <= DBL_EPSILON`` per real component."""
-    eps = np.finfo(np.float64).eps
+    xp = array_namespace(w)
+    eps = _EPS
     if w.dtype.kind == "c":
         re, im = w.real, w.imag
-        return (np.where(np.abs(re) > eps, re, 0.0)
-                + 1j * np.where(np.abs(im) > eps, im, 0.0))
-    return np.where(np.abs(w) > eps, w, 0.0)
+        return (xp.where(xp.abs(re) > eps, re, 0.0)
+                + 1j * xp.where(xp.abs(im) > eps, im, 0.0))
+    return xp.where(xp.abs(w) > eps, w, 0.0)
 
 
 def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
-             method, fast_float32):
+             method, fast_float32, signature=None):
     """Filter ``x`` along ``active`` with ``w`` of ``x.ndim`` dims; the result
     in ``cdt``.
 
     The filtered axes move last; a 1-D filter makes one (rows, N) frame of
     every line, a 2-D one a (B, H, W) stack; one backend call either way.
-    More filtered axes: :func:`_execute_nd`.
+    More filtered axes: :func:`_execute_nd`. ``signature``: the call's key
+    in ``_CALLS`` (its layout is then kept, and the dispatcher keeps the
+    device launch prepared for it).
     """
     xp = array_namespace(x)
-    if method == "auto" and np.dtype(out_dtype).kind in "biu":
+    if method == "auto" and out_dtype.kind in "biu":
         method = "direct"
     if len(active) > 2:
         return _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
                            method, fast_float32)
     shape = x.shape
-    if x.ndim == 0:
-        x, w, active, origins = x.reshape(1), w.reshape(1), [0], [origins[0] if origins else 0]
+    lay = _LAYOUTS.peek(signature) if signature is not None else None
+    if lay is None:
+        lay = _layout(shape, w.shape, active, origins, flip, boundary, cval, cdt)
+        if signature is not None:
+            _LAYOUTS.put(signature, lay)
+    xm = xp.moveaxis(x.reshape(1) if not shape else x, lay.active, lay.dst) if lay.moved else x
+    xs, w2 = xm.reshape(lay.xs_shape), w.reshape(lay.w2_shape)
+    out = None
+    if signature is not None:    # the launch prepared for the call, if any
+        out = run_prepared(signature, None, xs, w2, method, fast_float32)
+    if out is None:
+        out = run(lay.plan, xs, w2, method, fast_float32, signature)
+    out = out.reshape(lay.xm_shape)
+    if lay.moved:
+        out = xp.moveaxis(out, lay.dst, lay.active)
+    return out.reshape(shape) if out.shape != shape else out
+
+
+_Layout = collections.namedtuple("_Layout", "active dst moved xm_shape xs_shape w2_shape plan")
+
+
+def _layout(shape, wshape, active, origins, flip, boundary, cval, cdt):
+    """How :func:`_execute` lays out a filter of at most two axes (shapes
+    only): the filtered axes moved last (``moved``: unless they are last
+    already) into ``xm_shape``, the frame or stack ``xs_shape`` the backend
+    filters with weights ``w2_shape``, and the plan."""
+    if not shape:
+        shape, wshape, active, origins = (1,), (1,), [0], [origins[0] if origins else 0]
     if not active:
-        active = [x.ndim - 1]
-    kshape = tuple(w.shape[a] for a in active)
+        active = [len(shape) - 1]
+    kshape = tuple(wshape[a] for a in active)
     oris = tuple(origins[a] for a in active)
-    w2 = w.reshape((1,) * (2 - len(active)) + kshape)
+    w2_shape = (1,) * (2 - len(active)) + kshape
+    nd = len(shape)
     dst = tuple(range(-len(active), 0))
-    xm = xp.moveaxis(x, active, dst)
+    moved = list(active) != list(range(nd - len(active), nd))
+    xm_shape = tuple(shape[a] for a in range(nd) if a not in active) + tuple(
+        shape[a] for a in active)
     if len(active) == 1:
-        frame = (math.prod(xm.shape[:-1]), xm.shape[-1])
-        xs = xm.reshape(frame)                       # every line: one frame
-        plan = plan_ndimage(frame, w2.shape, (0,) + oris, flip, boundary, cval, cdt)
+        xs_shape = (math.prod(xm_shape[:-1]), xm_shape[-1])     # every line: one frame
+        plan = plan_ndimage(xs_shape, w2_shape, (0,) + oris, flip, boundary, cval, cdt)
     else:
-        frame = tuple(xm.shape[-2:])
-        xs = xm.reshape((math.prod(xm.shape[:-2]),) + frame)
-        plan = plan_ndimage(frame, w2.shape, oris, flip, boundary, cval, cdt)
-    out = run(plan, xs, w2, method, fast_float32).reshape(xm.shape)
-    return xp.moveaxis(out, dst, active).reshape(shape)
+        frame = xm_shape[-2:]
+        xs_shape = (math.prod(xm_shape[:-2]),) + frame
+        plan = plan_ndimage(frame, w2_shape, oris, flip, boundary, cval, cdt)
+    return _Layout(tuple(active), dst, moved, xm_shape, xs_shape, w2_shape, plan)
 
 
 def _extend(x, w, axes, origins, boundary, cval, cdt):
@@ -177,10 +221,51 @@ def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype, met
     return xp.zeros(x.shape, dtype=cdt) if acc is None else acc
 
 
+# Validated CuPy calls by signature: a call repeating the array types,
+# shapes and dtypes, mode, scalar cval, origin and axes of an earlier
+# successful one (no ``output`` array) skips the validators, which depend on
+# nothing else, and reuses their answers and its layout (``_LAYOUTS``); the
+# weights are still converted on every call (their values may have changed).
+# Only successful calls are stored: every error still comes from the
+# validators. Cleared when full.
+_CALLS = Memo(256)
+_LAYOUTS = Memo(256)
+_KEY_SCALARS = (int, float, complex, bool)
+
+
+def _call_key(x, w, output, mode, cval, origin, axes, convolution):
+    """The signature of a call of :func:`correlate_or_convolve` (see
+    ``_CALLS``), or None (NumPy input, an output array, other argument types)."""
+    if output is not None or not is_cupy_array(x) or not (
+            is_cupy_array(w) or type(w) is np.ndarray):
+        return None
+    if (type(mode) is not str or type(cval) not in _KEY_SCALARS
+            or not (type(origin) is int or type(origin) is tuple)
+            or not (axes is None or type(axes) is int or type(axes) is tuple)):
+        return None
+    key = ("ndimage", convolution, type(x), x.shape, x.dtype, type(w), w.shape, w.dtype,
+           mode, type(cval), repr(cval), origin, axes)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 def correlate_or_convolve(input, weights, output, mode, cval, origin, convolution,
                            axes, method, fast_float32):
+    key = _call_key(input, weights, output, mode, cval, origin, axes, convolution)
+    hit = _CALLS.peek(key) if key is not None else None
+    if hit is not None:
+        complex_output, cdt, out_dtype, expand, active, origins, boundary, cval = hit
+        w = _weights(_weights_array(weights, input), complex_output)
+        if expand is not None:
+            w = array_namespace(w).expand_dims(w, expand)
+        out = _execute(input, _skip_tiny(w), active, origins, convolution, boundary, cval,
+                       cdt, out_dtype, method, fast_float32, key)
+        return _output.deliver(out, None, out_dtype, cast_c_nd)
     x = _as_array(input)
-    w = np.asarray(to_numpy(weights))
+    w = _weights_array(weights, x)
     complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)
     if complex_output:    # SciPy resolves a complex output first
         array, out_dtype = _output.resolve(output, x.shape, default_dtype, True, like=x)
@@ -190,7 +275,10 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
     if len(axes) < x.ndim:
         if w.ndim != len(axes):
             raise RuntimeError(f"weights.ndim ({w.ndim}) must match len(axes) ({len(axes)})")
-        w = np.expand_dims(w, tuple(a for a in range(x.ndim) if a not in axes))
+        expand = tuple(a for a in range(x.ndim) if a not in axes)
+        w = array_namespace(w).expand_dims(w, expand)
+    else:
+        expand = None
     origins = _validate.normalize_sequence(origin, len(axes))
     if len(axes) < x.ndim:
         full = [0] * x.ndim
@@ -209,6 +297,9 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
     origins = _validate.ndimage_c_ints(*origins)
     _validate.ndimage_check_dtypes(x.dtype, out_dtype, complex_output)
     active = [a for a in range(x.ndim) if w.shape[a] > 1]
+    if key is not None and len(active) <= 2:
+        _CALLS.put(key, (complex_output, cdt, out_dtype, expand, active, origins, boundary,
+                         cval))
     out = _execute(x, _skip_tiny(w), active, origins, convolution, boundary, cval,
                    cdt, out_dtype, method, fast_float32)
     return _output.deliver(out, array, out_dtype, cast_c_nd)
@@ -217,7 +308,7 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
 def correlate_or_convolve1d(input, weights, axis, output, mode, cval, origin,
                              convolution, method, fast_float32):
     x = _as_array(input)
-    w = np.asarray(to_numpy(weights))
+    w = _weights_array(weights, x)
     if convolution:
         origin = _validate.ndimage_convolve1d_origin(origin, w)
     complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)

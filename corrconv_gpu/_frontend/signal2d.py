@@ -64,7 +64,7 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip, method, fast_float32,
             plan, swapped, sizes_ = hit
             if swapped:
                 in1, in2 = in2, in1
-            if sizes_ is not None:
+            if sizes_ is not None or type(in1) is not np.ndarray:
                 out = run_prepared(key, sizes_, in1, in2, method, fast_float32)
                 if out is not None:
                     return out

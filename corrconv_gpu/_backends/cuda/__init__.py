@@ -15,14 +15,13 @@ import numpy as np
 
 from ..._boundary import extended_block
 from .device import DEVICE_DTYPES, device as _device, supports
+from .launch import fill_scalar, launch_corr2d
 
 READY = True
 
 
 def _window_direct(dev, max_grid=None):
     """The direct kernel as a window method (the contract of the CPU methods)."""
-    from .launch import launch_corr2d
-
     def run(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1):
         if n0 <= 0 or n1 <= 0:
             return
@@ -70,21 +69,20 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
     with a CuPy image is accepted). ``max_grid`` caps the launch grid (tests:
     blocks must loop).
     """
-    from .launch import launch_corr2d
-
     dev = _device(emulated)
     xp = dev.xp
     dtype = plan.dtype
     if not supports(plan):
         raise TypeError(f"dtype {dtype} has no CUDA kernel (bool and object run "
                         "on the CPU backend)")
-    # a NumPy input larger than the device memory budget (or the free memory):
-    # the direct kernel over pipelined row bands
-    from . import outofcore
-    budget = outofcore.banding_budget(plan, x, w, method, emulated)
-    if budget is not None:
-        return outofcore.execute_banded(plan, x, w, emulated=emulated, budget=budget,
-                                        max_grid=max_grid)
+    if emulated or type(x) is not xp.ndarray:
+        # a NumPy input larger than the device memory budget (or the free
+        # memory): the direct kernel over pipelined row bands
+        from . import outofcore
+        budget = outofcore.banding_budget(plan, x, w, method, emulated)
+        if budget is not None:
+            return outofcore.execute_banded(plan, x, w, emulated=emulated, budget=budget,
+                                            max_grid=max_grid)
     xd = x if type(x) is xp.ndarray else xp.asarray(x)
     if xd.dtype != dtype or xd.strides[-1] != xd.itemsize or not xd.dtype.isnative:
         xd = xp.ascontiguousarray(xd, dtype=dtype)
@@ -107,7 +105,7 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
                       out.reshape((-1,) + out.shape[-2:]) if batch else out,
                       plan.offset[0], plan.offset[1],
                       plan.flip, plan.conj, plan.boundary, fill, max_grid=max_grid,
-                      small=dev.small_module, w_host=w if isinstance(w, np.ndarray) else None)
+                      small=dev.small_module)
         return out
     frames = xd.reshape((-1,) + xd.shape[-2:])
     outs = out.reshape((-1,) + out.shape[-2:])
@@ -126,3 +124,37 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
             fft_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b], 0, 0,
                                  o0, o1, xp=xp, fft=dev.fft(), fast_float32=fast_float32)
     return out
+
+
+def prepare(plan):
+    """The direct launch of a repeated CuPy call of ``plan`` (the
+    dispatcher keeps it per call signature): ``launch(x, w)`` returns the
+    result, or None where the arrays are not the ones it was prepared for
+    (another device, dtype or weights layout): the caller then runs
+    :func:`execute`. What it launches is what :func:`execute` launches for
+    the same arrays; it reads nothing from the device. None where no such
+    launch applies (empty problems, SciPy's reversed output)."""
+    if not supports(plan) or plan.reverse_output or 0 in plan.out_shape:
+        return None
+    import cupy
+    dev = _device(False)
+    ndarray, empty, get_device = cupy.ndarray, cupy.empty, cupy.cuda.runtime.getDevice
+    contiguous = cupy.ascontiguousarray
+    dtype, out_shape, device_id = plan.dtype, tuple(plan.out_shape), dev.device_id
+    module, small = dev.module(dtype), dev.small_module
+    r0, r1 = plan.offset
+    flip, conj, boundary = plan.flip, plan.conj, plan.boundary
+    fill = fill_scalar(dtype, plan.fillvalue if boundary == "constant" else 0)
+    unit = dtype.itemsize
+
+    def launch(x, w):
+        if (type(x) is not ndarray or type(w) is not ndarray or w.dtype != dtype
+                or w.size == 0 or w.strides != (w.shape[1] * unit, unit)
+                or get_device() != device_id):
+            return None
+        if x.dtype != dtype or x.strides[-1] != unit:     # as execute converts it
+            x = contiguous(x, dtype=dtype)
+        out = empty(x.shape[:-2] + out_shape, dtype)
+        launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fill, small=small)
+        return out
+    return launch

@@ -10,10 +10,11 @@ from ..._util.memo import Memo
 # dtypes the device kernels take; the others (object, long double) stay on
 # the CPU backend
 DEVICE_DTYPES = KERNEL_DTYPES
+_DEVICE_SET = frozenset(DEVICE_DTYPES)   # a hashed lookup (tuple membership compares each)
 
 
 def supports(plan):
-    return plan.dtype in DEVICE_DTYPES
+    return plan.dtype in _DEVICE_SET
 
 
 def _emu_factory(code, options=(), name_expressions=()):
@@ -30,6 +31,7 @@ class _Device:
     def __init__(self, emulated, device_id):
         self.emulated = emulated
         self.device_id = device_id
+        self._modules = {}
         if emulated:
             self.xp = np
             self.factory = _emu_factory
@@ -39,8 +41,13 @@ class _Device:
             self.factory = None
 
     def module(self, dtype):
-        from .kernels import get_module
-        return get_module(self.device_id, dtype, module_factory=self.factory)
+        # kept per device and dtype: get_module's key costs more than this lookup
+        m = self._modules.get(dtype)
+        if m is None:
+            from .kernels import get_module
+            m = self._modules[dtype] = get_module(self.device_id, dtype,
+                                                  module_factory=self.factory)
+        return m
 
     def small_module(self, dtype, K0, K1, flip, boundary):
         """The corr2d_small module of one variant (launch_corr2d's ``small``)."""

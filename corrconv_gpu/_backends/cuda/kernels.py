@@ -355,14 +355,6 @@ def small_source():
     return kernel_source() + "\n" + kernel_source(SMALL_FILE)
 
 
-def small_taps_dtype(dtype, K0, K1):
-    """NumPy dtype of the kernel parameter ``corrconv_taps<S, K0*K1>``
-    (S: float32 for float16, the element type otherwise)."""
-    name = _dtype_name(dtype)
-    s = np.float32 if name == "float16" else np.dtype(name)
-    return np.dtype([("v", s, (int(K0) * int(K1),))])
-
-
 def get_small_module(device_id, dtype, K0, K1, flip, boundary, module_factory=None,
                      geometry=None):
     """The ``corr2d_small`` module of one kernel (memoized like

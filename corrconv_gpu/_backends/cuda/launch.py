@@ -13,9 +13,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..._util.memo import memoize
+from ..._util.memo import Memo, memoize
 from .kernels import (boundary_code, name_expression, small_applies, small_geometry,
-                      small_name_expression, small_taps_dtype, small_tile, smem_itemsize,
+                      small_name_expression, small_tile, smem_itemsize,
                       smem_vec)
 from .params import SMEM_LIMIT, launch_params, tiling
 
@@ -209,8 +209,52 @@ def config_differs(a, b):
     return any(getattr(a, k) != getattr(b, k) for k in a._fields if k != "grid")
 
 
+_I64 = ("x_stride", "x_bstride", "M0", "M1", "w_stride",
+        "out_stride", "out_bstride", "O0", "O1", "nbatch", "r0", "r1")
+_I32 = ("K0", "K1", "along_row", "kc0", "kc1", "xc0", "xc1")
+
+
+@memoize(None)
+def params_dtype(dtype):
+    """NumPy dtype of the kernels' by-value parameter ``corrconv_params<S>``
+    (corr2d.cu), laid out as the C++ struct: the fill value of type S
+    (float32 for float16, the element type otherwise) at 0, then 12 int64
+    from the next multiple of 8 and 7 int32, padded to 8 bytes (16 with a
+    16-byte S): no offset depends on S's alignment."""
+    dtype = np.dtype(dtype)
+    sdt = np.dtype(np.float32) if dtype == np.float16 else dtype
+    at = _round_up(sdt.itemsize, 8)
+    return np.dtype({"names": ["fillvalue"] + list(_I64 + _I32),
+                     "formats": [sdt] + [np.int64] * len(_I64) + [np.int32] * len(_I32),
+                     "offsets": [0] + [at + 8 * i for i in range(len(_I64))]
+                                + [at + 8 * len(_I64) + 4 * i for i in range(len(_I32))],
+                     "itemsize": _round_up(at + 8 * len(_I64) + 4 * len(_I32),
+                                           max(8, sdt.itemsize))})
+
+
+def pack_params(dtype, fillvalue, **fields):
+    """One ``corrconv_params`` value (a NumPy structured scalar): ``fields``
+    by name (the integers), ``fillvalue`` as :func:`fill_scalar` gives it."""
+    p = np.zeros((), params_dtype(dtype))
+    for k, v in fields.items():
+        p[k] = v
+    p["fillvalue"] = fillvalue
+    return p[()]
+
+
+# Launch setups by everything they are made of (module, shapes, strides,
+# dtypes, offsets, flags, the fill value's bytes, grid cap, forced config):
+# a repeated launch is one lookup and the call. Cleared when full.
+_SETUPS = Memo(1024)
+
+
+def clear_memos():
+    """Forget the memoized launch setups (tests)."""
+    _SETUPS.clear()
+
+
 def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
-                  max_grid=None, config=None, small=None, w_host=None):
+                  max_grid=None, config=None, small=None):
     """Launch ``out[b, i, j] = sum_pq X(b, i + r0 + p, j + r1 + q) W(p, q)``.
 
     ``x``: (M0, M1) or (B, M0, M1); ``w``: (K0, K1); ``out``: (O0, O1) or
@@ -225,11 +269,31 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
     ``small``: ``small(dtype, K0, K1, flip, boundary) -> module``
     (``_Device.small_module``):
     float16/32/64 weights up to 7 x 7 then take ``corr2d_small`` (sizes fixed
-    at compile time, weights passed by value: ``w_host``, a NumPy copy of
-    ``w``, saves fetching them from the device); ``config`` does not apply
-    to it (its summation order does not depend on the geometry).
+    at compile time; it reads the weights from ``w`` on the device, so
+    nothing is copied back); ``config`` does not apply to it (its summation
+    order does not depend on the geometry).
+    Arguments: ``(x, w, out, corrconv_params)``, the parameters packed once
+    per setup (:data:`_SETUPS`).
     Returns the :class:`LaunchConfig` used (None when the output is empty).
     """
+    fill = fill_scalar(x.dtype, fillvalue)
+    key = (module, small is not None, x.dtype, w.dtype, out.dtype, x.shape, x.strides,
+           w.shape, w.strides, out.shape, out.strides, r0, r1, flip, conj, boundary,
+           fill.tobytes(), tuple(max_grid) if isinstance(max_grid, list) else max_grid,
+           config)
+    setup = _SETUPS.get(key, lambda: _setup(module, x, w, out, r0, r1, flip, conj, boundary,
+                                            fill, max_grid, config, small))
+    if setup is None:
+        return None
+    fn, cfg, params = setup
+    fn(cfg.grid, cfg.block, (x, w, out, params), shared_mem=cfg.shared_mem)
+    return cfg
+
+
+def _setup(module, x, w, out, r0, r1, flip, conj, boundary, fill, max_grid, config, small):
+    """``(function, LaunchConfig, params)`` of a launch of
+    :func:`launch_corr2d` (None: an empty output); every check of the
+    arguments is made here (they depend only on the key of the setup)."""
     dtype = np.dtype(x.dtype)
     if np.dtype(w.dtype) != dtype or np.dtype(out.dtype) != dtype:
         raise TypeError(f"dtypes differ: x {x.dtype}, w {w.dtype}, out {out.dtype}")
@@ -257,36 +321,41 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
         _check_rows(a, what)
 
     if small is not None and small_applies(dtype, K0, K1):
-        return _launch_small(small(dtype, K0, K1, flip, code), x, w if w_host is None else w_host, out,
-                             r0, r1, flip, code, fillvalue, nbatch, x_bstride, out_bstride,
-                             max_grid)
-    cfg = launch_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, M=(M0, M1), r=(r0, r1))
-    if config is not None and config_differs(cfg, config):
-        th, g = config.tile[0], config.grid
-        cfg = config._replace(grid=(g[0], max(1, min(g[1], -(-O0 // th))),
-                                    max(1, min(g[2], nbatch))))
-    name = name_expression(dtype, flip, conj, code)
-    args = kernel_args(x, w, out, r0, r1, fillvalue, cfg, nbatch, x_bstride, out_bstride)
-    module.get_function(name)(cfg.grid, cfg.block, args, shared_mem=cfg.shared_mem)
-    return cfg
+        g = small_geometry(dtype, K0, K1)
+        cfg = small_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, g)
+        fn = small(dtype, K0, K1, flip, code).get_function(
+            small_name_expression(dtype, flip, code, K0, K1, g))
+    else:
+        cfg = launch_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, M=(M0, M1), r=(r0, r1))
+        if config is not None and config_differs(cfg, config):
+            th, g = config.tile[0], config.grid
+            cfg = config._replace(grid=(g[0], max(1, min(g[1], -(-O0 // th))),
+                                        max(1, min(g[2], nbatch))))
+        fn = module.get_function(name_expression(dtype, flip, conj, code))
+    params = _params(x, w, out, r0, r1, fill, cfg, nbatch, x_bstride, out_bstride)
+    return fn, cfg, params
 
 
-def kernel_args(x, w, out, r0, r1, fillvalue, cfg, nbatch=1, x_bstride=0, out_bstride=0):
-    """The arguments of one corr2d launch, in the kernel signature's order
-    and widths (corr2d.cu): the arrays of :func:`launch_corr2d`, the geometry
-    ``cfg`` (a :class:`LaunchConfig`) and, for stacks, the batch size and
-    batch strides in elements."""
+def _params(x, w, out, r0, r1, fill, cfg, nbatch, x_bstride, out_bstride):
     M0, M1 = x.shape[-2:]
     K0, K1 = w.shape
     O0, O1 = out.shape[-2:]
-    i64, i32 = np.int64, np.int32
-    return (
-        x, i64(_elem_stride(x, -2, "x")), i64(x_bstride), i64(M0), i64(M1),
-        w, i64(_elem_stride(w, -2, "w")), i32(K0), i32(K1),
-        out, i64(_elem_stride(out, -2, "out")), i64(out_bstride), i64(O0), i64(O1),
-        i64(nbatch), i64(r0), i64(r1), fill_scalar(x.dtype, fillvalue),
-        i32(cfg.along_row), i32(cfg.kc0), i32(cfg.kc1), i32(cfg.xc0), i32(cfg.xc1),
-    )
+    return pack_params(
+        x.dtype, fill,
+        x_stride=_elem_stride(x, -2, "x"), x_bstride=x_bstride, M0=M0, M1=M1,
+        w_stride=_elem_stride(w, -2, "w"),
+        out_stride=_elem_stride(out, -2, "out"), out_bstride=out_bstride, O0=O0, O1=O1,
+        nbatch=nbatch, r0=r0, r1=r1, K0=K0, K1=K1, along_row=cfg.along_row,
+        kc0=cfg.kc0, kc1=cfg.kc1, xc0=cfg.xc0, xc1=cfg.xc1)
+
+
+def kernel_args(x, w, out, r0, r1, fillvalue, cfg, nbatch=1, x_bstride=0, out_bstride=0):
+    """The arguments of one corr2d launch: ``(x, w, out, params)``, the
+    parameters (corr2d.cu's ``corrconv_params``) from the arrays of
+    :func:`launch_corr2d`, the geometry ``cfg`` (a :class:`LaunchConfig`)
+    and, for stacks, the batch size and batch strides in elements."""
+    return (x, w, out, _params(x, w, out, r0, r1, fill_scalar(x.dtype, fillvalue), cfg,
+                               nbatch, x_bstride, out_bstride))
 
 
 def small_config(dtype, K, O, nbatch=1, max_grid=None, geometry=None):
@@ -308,36 +377,6 @@ def small_config(dtype, K, O, nbatch=1, max_grid=None, geometry=None):
                         kc0=K0, kc1=K1, shared_mem=0, xc0=K0, xc1=K1)
 
 
-def small_taps(w, dtype):
-    """The weights as the by-value parameter ``corrconv_taps`` (a NumPy
-    structured scalar, w's own order: the kernel maps the flip)."""
-    wh = w if isinstance(w, np.ndarray) else w.get()
-    # rounded to the element type first, exactly as the generic kernel's w
-    wh = np.asarray(wh, dtype=dtype)
-    K0, K1 = wh.shape
-    t = np.zeros((), small_taps_dtype(dtype, K0, K1))
-    t["v"] = np.asarray(wh).reshape(-1)
-    return t[()]
-
-
-def _launch_small(module, x, w, out, r0, r1, flip, code, fillvalue, nbatch,
-                  x_bstride, out_bstride, max_grid, geometry=None):
-    dtype = np.dtype(x.dtype)
-    M0, M1 = x.shape[-2:]
-    K0, K1 = w.shape
-    O0, O1 = out.shape[-2:]
-    g = geometry or small_geometry(dtype, K0, K1)
-    cfg = small_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, g)
-    i64 = np.int64
-    args = (x, i64(_elem_stride(x, -2, "x")), i64(x_bstride), i64(M0), i64(M1),
-            out, i64(_elem_stride(out, -2, "out")), i64(out_bstride), i64(O0), i64(O1),
-            i64(nbatch), i64(r0), i64(r1), fill_scalar(dtype, fillvalue),
-            small_taps(w, dtype))
-    name = small_name_expression(dtype, flip, code, K0, K1, g)
-    module.get_function(name)(cfg.grid, cfg.block, args, shared_mem=0)
-    return cfg
-
-
 def launch_small(module, x, w, out, r0, r1, flip, boundary, fillvalue, max_grid=None,
                  geometry=None):
     """``corr2d_small`` alone, in ``geometry`` (a :class:`.kernels.SmallGeometry`;
@@ -350,5 +389,12 @@ def launch_small(module, x, w, out, r0, r1, flip, boundary, fillvalue, max_grid=
         nbatch, xb, ob = 1, 0, 0
     for a, what in ((x, "x"), (w, "w"), (out, "out")):
         _check_rows(a, what)
-    return _launch_small(module, x, w, out, r0, r1, flip, boundary_code(boundary), fillvalue,
-                         nbatch, xb, ob, max_grid, geometry)
+    dtype = np.dtype(x.dtype)
+    K0, K1 = w.shape
+    code = boundary_code(boundary)
+    g = geometry or small_geometry(dtype, K0, K1)
+    cfg = small_config(dtype, (K0, K1), out.shape[-2:], nbatch, max_grid, g)
+    params = _params(x, w, out, r0, r1, fill_scalar(dtype, fillvalue), cfg, nbatch, xb, ob)
+    fn = module.get_function(small_name_expression(dtype, flip, code, K0, K1, g))
+    fn(cfg.grid, cfg.block, (x, w, out, params), shared_mem=0)
+    return cfg
