@@ -150,8 +150,9 @@ def gpu_fft_cost(n0, n1, k0, k1, dtype, fast_float32=False):
     t = GPU_FFT_S_PER_ELEM * (n0 + k0 - 1) * (n1 + k1 - 1)
     if dtype.kind == "c":
         t *= 2
-    if fast_float32 and dtype in (np.dtype(np.float32), np.dtype(np.complex64)):
-        t *= GPU_FFT_FAST_FLOAT32
+    if dtype == np.float16 or (fast_float32 and dtype in (np.dtype(np.float32),
+                                                          np.dtype(np.complex64))):
+        t *= GPU_FFT_FAST_FLOAT32      # transforms in float32
     return GPU_FFT_OVERHEAD_S + t
 
 
@@ -163,6 +164,6 @@ def choose_gpu(n0, n1, k0, k1, dtype, rank=None, fft_ok=True, fast_float32=False
     costs = {"direct": gpu_direct_cost(n0, n1, k0, k1, dtype)}
     if rank:
         costs["separable"] = gpu_separable_cost(n0, n1, k0, k1, rank, dtype)
-    if fft_ok and dtype.kind in "fc" and dtype != np.float16:
+    if fft_ok and dtype.kind in "fc":
         costs["fft"] = gpu_fft_cost(n0, n1, k0, k1, dtype, fast_float32)
     return min(costs, key=costs.get)

@@ -23,7 +23,8 @@ import numpy as np
 from .._boundary import extended_block
 from .._util.memo import memoize
 
-__all__ = ["fft_correlate_window", "fft_cost_estimate", "plan_tiles"]
+__all__ = ["fft_correlate_window", "fft_cost_estimate", "plan_tiles", "frame_spectrum",
+           "fft_correlate_frame", "frame_work_dtype", "whole_frame_fits", "fast_len"]
 
 
 # ----------------------------------------------------------------------------
@@ -406,6 +407,72 @@ def fft_correlate_window(x, xr0, xc0, w, flip, conj, out, or0, oc0, n0, n1, *,
     else:
         for b in range(nbatch):
             batch(b)
+
+
+# ------------------------------------------------------- whole frame (GPU)
+
+#: Frames whose FFT lengths multiply to at most this many elements are
+#: transformed whole on the GPU (one real-to-complex transform per frame and
+#: its inverse); larger ones are tiled (:func:`fft_correlate_window`).
+WHOLE_FRAME_MAX_ELEMS = 1 << 28
+_SMOOTH7 = np.array(_smooth_numbers(1 << 20, primes=(2, 3, 5, 7)), dtype=np.int64)
+
+
+def fast_len(n):
+    """Smallest 2,3,5,7-smooth length >= n: the sizes cuFFT transforms with
+    its fast kernels (and pocketfft too)."""
+    cand = _SMOOTH7[_SMOOTH7 >= n]
+    return int(cand[0]) if cand.size else 1 << (int(n) - 1).bit_length()
+
+
+def frame_work_dtype(dtype, fast_float32):
+    """The transforms' dtype for results of ``dtype``: float16 in float32;
+    float32/complex64 in double precision unless ``fast_float32`` (the rule
+    of the tiled method, :func:`_work_itemsize`); real data take real
+    transforms."""
+    dtype = np.dtype(dtype)
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    single = fast_float32 and dtype in (np.dtype(np.float32), np.dtype(np.complex64))
+    if dtype.kind == "c":
+        return np.dtype(np.complex64 if single else np.complex128)
+    return np.dtype(np.float32 if single else np.float64)
+
+
+def whole_frame_fits(ext_shape):
+    return math.prod(fast_len(n) for n in ext_shape) <= WHOLE_FRAME_MAX_ELEMS
+
+
+def frame_spectrum(w, ext_shape, flip, conj, work, *, xp, fft):
+    """``(lengths, spectrum, real)`` of the weights for whole-frame correlation of
+    extended frames of ``ext_shape``: the kernel of the linear convolution
+    that gives the correlation (``w`` reversed unless ``flip``, conjugated
+    when ``conj``), transformed once per call and shared by every frame."""
+    lengths = tuple(fast_len(n) for n in ext_shape)
+    v = w if flip else w[::-1, ::-1]
+    if conj:
+        v = xp.conj(v)
+    v = v.astype(work, copy=False)
+    real = work.kind == "f"
+    return lengths, (fft.rfft2(v, lengths) if real else fft.fft2(v, lengths)), real
+
+
+def fft_correlate_frame(ext, spectrum, out, *, fft):
+    """``out[i, j] = sum_{p,q} ext[i + p, j + q] * W[p, q]`` for the weights of
+    :func:`frame_spectrum`: one forward transform of the extended frame
+    (zero-padded to ``lengths``: the circular wrap lands in the rows and
+    columns that are cropped), the product formed in place, one inverse
+    transform, and the crop written into ``out`` (cast to its dtype) in one
+    pass."""
+    lengths, H, real = spectrum
+    k0 = ext.shape[0] - out.shape[0] + 1
+    k1 = ext.shape[1] - out.shape[1] + 1
+    e = ext.astype(H.real.dtype if real else H.dtype, copy=False)
+    X = fft.rfft2(e, lengths) if real else fft.fft2(e, lengths)
+    X *= H
+    full = fft.irfft2(X, lengths) if real else fft.ifft2(X, lengths)
+    out[...] = full[k0 - 1:k0 - 1 + out.shape[0], k1 - 1:k1 - 1 + out.shape[1]]
+    return out
 
 
 # ------------------------------------------------------- whole-array (N-D)

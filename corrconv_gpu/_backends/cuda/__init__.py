@@ -5,8 +5,9 @@ Two executors share every line of launch code (:func:`.launch.launch_corr2d`):
 device and the result back) and ``emulated`` (NumPy arrays, the CPU
 emulator's ``EmuModule`` compiling the same ``.cu`` source: tests and CI).
 Methods: ``direct`` is one launch, the boundary applied on the device;
-``separable`` two launches of the same kernel per rank-1 term; ``fft`` the
-array-namespace FFT method with ``cupy.fft``. A NumPy input larger than the
+``separable`` two launches of the same kernel per rank-1 term; ``fft``
+whole-frame real-to-complex transforms with ``cupy.fft`` (float16 in
+float32), tiles for frames too large for them. A NumPy input larger than the
 device memory budget runs the direct kernel in pipelined row bands
 (:mod:`.outofcore`).
 """
@@ -44,7 +45,8 @@ def compiled(dtype):
 
 
 def fft_capable(dtype):
-    return dtype.kind in "fc" and dtype != np.float16
+    # float16 is transformed in float32 (_methods.fft.frame_work_dtype)
+    return dtype.kind in "fc"
 
 
 def factor_dtype(dtype):
@@ -52,7 +54,7 @@ def factor_dtype(dtype):
     complex, int64 for integers (factors must be exact: the passes then wrap
     in the ring of the result type, like the direct sum). float16 keeps the
     direct kernel (its intermediate pass would round to half)."""
-    if fft_capable(dtype):
+    if dtype.kind in "fc" and dtype != np.float16:
         return dtype
     if dtype.kind in "iu":
         return np.dtype(np.int64)
@@ -109,12 +111,23 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
         return out
     frames = xd.reshape((-1,) + xd.shape[-2:])
     outs = out.reshape((-1,) + out.shape[-2:])
-    # separable and fft read a boundary-extended copy of each frame
+    # separable and fft read a boundary-extended copy of each frame; the FFT
+    # transforms whole frames where they fit (one kernel spectrum per call)
     (r0, r1) = plan.offset
+    ext_shape = (o0 + k0 - 1, o1 + k1 - 1)
+    spectrum = None
+    if method == "fft":
+        from ..._methods import fft as _fft
+        if _fft.whole_frame_fits(ext_shape):
+            spectrum = _fft.frame_spectrum(wd, ext_shape, plan.flip, plan.conj,
+                                           _fft.frame_work_dtype(dtype, fast_float32),
+                                           xp=xp, fft=dev.fft())
     for b in range(frames.shape[0]):
         ext = extended_block(frames[b], (r0, r0 + o0 + k0 - 1), (r1, r1 + o1 + k1 - 1),
                              plan.boundary, fill, xp=xp)
-        if method == "separable":
+        if spectrum is not None:
+            _fft.fft_correlate_frame(ext, spectrum, outs[b], fft=dev.fft())
+        elif method == "separable":
             from ..._methods.separable import separable_correlate_window
             separable_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b],
                                        0, 0, o0, o1, factors=factors,
