@@ -28,7 +28,7 @@ def _window_direct(dev, max_grid=None):
             return
         launch_corr2d(dev.module(x.dtype), x, w, out[or0:or0 + n0, oc0:oc0 + n1],
                       xr0, xc0, flip, conj, "constant", 0, max_grid=max_grid,
-                      small=dev.small_module)
+                      small=dev.small_module, large=dev.large_module)
     return run
 
 
@@ -107,7 +107,8 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
                       out.reshape((-1,) + out.shape[-2:]) if batch else out,
                       plan.offset[0], plan.offset[1],
                       plan.flip, plan.conj, plan.boundary, fill, max_grid=max_grid,
-                      small=dev.small_module, w_host=w if isinstance(w, np.ndarray) else None)
+                      small=dev.small_module, w_host=w if isinstance(w, np.ndarray) else None,
+                      large=dev.large_module)
         return out
     frames = xd.reshape((-1,) + xd.shape[-2:])
     outs = out.reshape((-1,) + out.shape[-2:])
