@@ -168,6 +168,66 @@ def generic_sass(dtype, arch, cubin_dir=None):
                 warps=warps, inflight_sm=bld * 32 * warps)
 
 
+_large_compiled = {}
+
+
+def large_sass(dtype, arch, K=(15, 15), cubin_dir=None, flip=False, boundary=0):
+    """Machine-code figures of ``corr2d_large`` (one instantiation serves
+    every weight size; ``K`` sets the launch configuration: its shared
+    memory, hence the occupancy the loads in flight are counted at)."""
+    K0, K1 = (K, K) if np.isscalar(K) else K
+    name = _kernels.large_name_expression(dtype, flip, boundary)
+    key = (dtype, arch, name, cubin_dir)
+    if key not in _large_compiled:
+        _large_compiled[key] = _compile(_kernels.large_source(), name, dtype, arch, cubin_dir,
+                                        f"corr2d_large_{dtype}")
+    items, r, seconds = _large_compiled[key]
+    bl = sass.blocks(items)
+    fma_pred = lambda i: sass.base_op(i.op) in sass.FMA_OPS  # noqa: E731
+    loop = sass.innermost_loop(bl, fma_pred)
+    body = [i for b in bl[loop[0]:loop[1] + 1] for i in b.instrs] if loop else []
+    fma = sum(1 for i in body if fma_pred(i))
+    lds = sum(1 for i in body if sass.base_op(i.op) == "LDS")
+    moves = sum(1 for i in body if sass.is_window_move(i))
+    # staging: the innermost loop holding 16-byte global loads, its blocks
+    # without a narrower global load (the interior path); loads before first use
+    wide_ldg = lambda i: sass.base_op(i.op) == "LDG" and sass.access_bytes(i) == 16  # noqa: E731
+    ldg_loop = sass.innermost_loop(bl, wide_ldg)
+    sbody = [i for b in (bl[ldg_loop[0]:ldg_loop[1] + 1] if ldg_loop else [])
+             if not any(sass.base_op(x.op) == "LDG" and sass.access_bytes(x) != 16 for x in b.instrs)
+             for i in b.instrs]
+    nld, bld = sass.loads_before_first_use(sbody)
+    stg = {}
+    for i in items:
+        if not isinstance(i, str) and sass.base_op(i.op) == "STG":
+            stg[sass.access_bytes(i)] = stg.get(sass.access_bytes(i), 0) + 1
+    from corrconv_gpu._backends.cuda.launch import large_config
+    cfg = large_config(dtype, (K0, K1), (4096, 4096))
+    threads = cfg.block[0]
+    occ = _occupancy(arch, r["regs"], threads, r["smem"] + cfg.shared_mem)
+    warps = occ.blocks * -(-threads // 32)
+    g = _kernels.large_geometry(dtype)
+    return dict(kernel="corr2d_large", dtype=dtype, K=(K0, K1), arch=arch, regs=r["regs"],
+                spill=r["spill_st"] + r["spill_ld"], smem=cfg.shared_mem, loop_len=len(body),
+                fmas=fma, fma_share=fma / max(1, len(body)), lds=lds, lds_per_fma=lds / max(1, fma),
+                window_moves=moves, loads_in_flight=nld, inflight_thread=bld, occ=occ,
+                warps=warps, inflight_sm=bld * 32 * warps, chunks=(cfg.kc0, cfg.kc1),
+                outputs=g.rx * g.ry, slots=len(body) / max(1, fma) * K0 * K1 * (1 if True else 0),
+                stg=stg, nvrtc_s=seconds)
+
+
+def large_spill_check(dtype, arch):
+    """Registers and spill bytes of every variant of ``corr2d_large`` on
+    ``arch`` (one NVRTC program holding the 10 variants)."""
+    names = [_kernels.large_name_expression(dtype, f, b) for f, b in _kernels.small_variants()]
+    opts = list(_kernels.compile_options(dtype)) + list(_kernels.include_options())
+    cubin, log, lowered = sass.compile_cubin(_kernels.large_source(), names, opts, arch)
+    res = sass.parse_ptxas_log(log)
+    rows = [res[lowered[n]] for n in names]
+    return dict(regs=max(r["regs"] for r in rows),
+                spill=max(r["spill_st"] + r["spill_ld"] for r in rows))
+
+
 def spill_check(dtype, K, arch):
     """Registers and spill bytes of every variant of ``corr2d_small`` K x K
     (or K = (K0, K1)) on ``arch`` (one NVRTC program holding the 10 variants)."""

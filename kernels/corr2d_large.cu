@@ -209,24 +209,29 @@ corr2d_large(const T* __restrict__ x, long long x_stride, long long x_bstride,
                         }
                         if (vin && gi0 >= 0 && gi0 + HI <= M0 && cb >= 0 && cb + WV * V <= M1) {
                             // interior: NB 16-byte loads in flight, then their stores
+                            // vector e = row * WV + col, e = tid + NT * (m + NB * batch):
+                            // (row, col) advanced by carries, not divided out per vector
                             const T* const xs = xb + gi0 * x_stride + cb;
-                            const int NV = HI * WV;
-                            for (int e0 = tid; e0 < NV; e0 += NT * NB) {
+                            const int dr = NT / WV, dc = NT - dr * WV;           // one step of NT
+                            const int Dr = NB * NT / WV, Dc = NB * NT - Dr * WV; // one batch
+                            int row0 = tid / WV, col0 = tid - row0 * WV;
+                            for (; row0 < HI; row0 += Dr, col0 += Dc) {
+                                if (col0 >= WV) { col0 -= WV; ++row0; }
+                                if (row0 >= HI) break;
                                 corrconv_raw16 buf[NB];
+                                int rows[NB], cols[NB];
+                                int row = row0, col = col0;
 #pragma unroll
                                 for (int m = 0; m < NB; ++m) {
-                                    const int e = e0 + m * NT;
-                                    if (e < NV) {
-                                        const int row = e / WV, col = e - row * WV;
-                                        buf[m] = corrconv_ldg16(xs + row * x_stride + col * V);
-                                    }
+                                    rows[m] = row; cols[m] = col;
+                                    if (row < HI) buf[m] = corrconv_ldg16(xs + row * x_stride + col * V);
+                                    row += dr; col += dc;
+                                    if (col >= WV) { col -= WV; ++row; }
                                 }
 #pragma unroll
                                 for (int m = 0; m < NB; ++m) {
-                                    const int e = e0 + m * NT;
-                                    if (e < NV) {
-                                        const int row = e / WV, col = e - row * WV;
-                                        S* const d = sx + row * SP + LPAD - s + col * V;
+                                    if (rows[m] < HI) {
+                                        S* const d = sx + rows[m] * SP + LPAD - s + cols[m] * V;
 #pragma unroll
                                         for (int k = 0; k < V; ++k) d[k] = corrconv_unpack<T, S>(buf[m], k);
                                     }
