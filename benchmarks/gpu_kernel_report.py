@@ -236,10 +236,12 @@ def large_sass(dtype, arch, K=(15, 15), cubin_dir=None, flip=False, boundary=0):
                 nvrtc_s=seconds)
 
 
-def large_spill_check(dtype, arch):
+def large_spill_check(dtype, arch, variants=None):
     """Registers and spill bytes of every variant of ``corr2d_large`` on
-    ``arch`` (one NVRTC program holding the 10 variants)."""
-    names = [_kernels.large_name_expression(dtype, f, b) for f, b in _kernels.small_variants()]
+    ``arch`` (one NVRTC program holding the 10 variants; ``variants``: a list
+    of ``(flip, boundary)`` to compile fewer)."""
+    names = [_kernels.large_name_expression(dtype, f, b)
+             for f, b in (variants or _kernels.small_variants())]
     opts = list(_kernels.compile_options(dtype)) + list(_kernels.include_options())
     cubin, log, lowered = sass.compile_cubin(_kernels.large_source(), names, opts, arch)
     res = sass.parse_ptxas_log(log)
