@@ -38,16 +38,21 @@
 // inside the chunk.  The last chunk of a row (fewer than CQ taps) runs the
 // same code with each tap predicated (a uniform branch): no zero-padded
 // weights, so an infinite input next to the kernel's footprint stays out of
-// the sum, as in the reference.  Summation order per output: weight chunks,
-// then p, then q ascending -- independent of the tile position and of the
-// image size, so bands and the whole agree bit for bit.
+// the sum, as in the reference.  Summation order per output: weight chunk
+// by chunk (rows of chunks, then columns), within one p then q ascending --
+// independent of the tile position and of the image size, so bands and the
+// whole agree bit for bit.
 //
 // Interior / edge split (per chunk, uniform over the block):
 //   staging  interior (x's rows 16-byte aligned, the chunk's rows and
 //            16-byte column vectors inside x): 16-byte loads only, NB of
 //            them issued by each thread before the first is written to
-//            shared memory; no boundary arithmetic.  edge: one element at a
-//            time through corrconv_map<BOUNDARY> (every mode, the fill value).
+//            shared memory; no boundary arithmetic (no cp.async: its 16-byte
+//            shared destinations would be aligned like x's vectors, which
+//            leaves the window reads misaligned by (j0 + r1) % V; resident
+//            blocks overlap one block's staging with the others' taps).
+//            edge: one element at a time through corrconv_map<BOUNDARY>
+//            (every mode, the fill value).
 //   stores   the whole tile inside out and out's rows 16-byte aligned: 16-byte
 //            stores only; otherwise vectors where they fit, scalars elsewhere.
 
