@@ -38,7 +38,7 @@ parses the SASS.  Rows:
                  each row rounded out to whole sectors (budget <= 1.15)
 
 * ``corr2d_large`` (kernels/corr2d_large.cu: float16 / float32 / float64
-  weights beyond 7 on either side; one instantiation serves every size, the
+  weights with rows of more than 7 taps; one instantiation serves every size, the
   rows K x K for K in 9, 15, 31 differ in the launch configuration and the
   emulator run; correlation, constant boundary):
 
@@ -571,7 +571,7 @@ def main(argv=None):
                 misses += large_misses(row, tr)
                 print(large_line(row, tr), flush=True)
     print("\nThe generic kernel (corr2d, float32 OPT = 8) for comparison: no longer the path of "
-          "float16/32/64 weights with a side beyond 7 (corr2d_large is), so no budget applies to it:\n")
+          "float16/32/64 weights with rows of more than 7 taps (corr2d_large is), so no budget applies to it:\n")
     print(GENERIC_HEADER)
     print("|" + "|".join("---" for _ in range(GENERIC_HEADER.count("|") - 1)) + "|")
     for a in archs:

@@ -1,5 +1,8 @@
-// corr2d_large.cu -- the direct kernel for LARGE weights (either side > 7)
-// and float16 / float32 / float64: compile-time tap counts per chunk.
+// corr2d_large.cu -- the direct kernel for LARGE weights (rows of more than
+// 7 taps, K1 > 7, any K0) and float16 / float32 / float64: compile-time tap
+// counts per chunk.  (Tall narrow weights, K1 <= 7 < K0, keep corr2d, which
+// slides down columns: here a row shorter than CQ taps would cost a whole
+// window of shared loads for K1 taps.)
 //
 // Not compiled on its own: corrconv_gpu/_backends/cuda/kernels.py appends it
 // to corr2d.cu + corr2d_small.cu (boundary rule, FMA, 16-byte load / store

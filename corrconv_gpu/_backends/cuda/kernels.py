@@ -392,7 +392,7 @@ def get_small_module(device_id, dtype, K0, K1, flip, boundary, module_factory=No
 
 
 # ------------------------------------------------------ large-kernel modules
-# kernels/corr2d_large.cu: weights larger than SMALL_KMAX on either side,
+# kernels/corr2d_large.cu: rows of taps longer than SMALL_KMAX (K1 > 7),
 # float16 / float32 / float64; the sizes are run-time arguments, so on the GPU
 # one module per (dtype, FLIP, BOUNDARY) holding that one kernel (a bounded
 # set: 3 dtypes x 10 variants), on the emulator one per dtype with its 10.
@@ -418,14 +418,17 @@ def large_geometry(dtype):
 
 def large_applies(dtype, K0, K1):
     """Whether weights ``(K0, K1)`` of ``dtype`` take ``corr2d_large``: the
-    dtypes of the small variant, weights beyond its range on either side
-    (decided by dtype and weight shape only, like :func:`small_applies`)."""
+    dtypes of the small variant, rows of taps longer than its range
+    (``K1 > 7``, any ``K0``; decided by dtype and weight shape only, like
+    :func:`small_applies`). Tall narrow weights (``K1 <= 7 < K0``) keep the
+    generic kernel, which slides down columns: corr2d_large slides along
+    rows, and with fewer taps a row than its chunk (CQ) each tap row would
+    cost a whole window of shared loads for K1 taps."""
     try:
         name = _dtype_name(dtype)
     except TypeError:
         return False
-    return (name in LARGE_DTYPES and K0 >= 1 and K1 >= 1
-            and (K0 > SMALL_KMAX or K1 > SMALL_KMAX))
+    return name in LARGE_DTYPES and K0 >= 1 and K1 > SMALL_KMAX
 
 
 def large_tile(dtype):

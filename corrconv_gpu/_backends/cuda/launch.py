@@ -230,8 +230,8 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
     ``w``, saves fetching them from the device); ``config`` does not apply
     to it (its summation order does not depend on the geometry).
     ``large``: ``large(dtype, flip, boundary) -> module``
-    (``_Device.large_module``): float16/32/64 weights beyond 7 on either
-    side then take ``corr2d_large`` (its chunks depend on the weight shape
+    (``_Device.large_module``): float16/32/64 weights with rows of more
+    than 7 taps (``K1 > 7``) then take ``corr2d_large`` (its chunks depend on the weight shape
     only, so ``config`` does not apply to it either).
     Returns the :class:`LaunchConfig` used (None when the output is empty).
     """

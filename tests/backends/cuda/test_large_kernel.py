@@ -1,5 +1,5 @@
 """``kernels/corr2d_large.cu`` on the CPU emulator: the variant for float16 /
-float32 / float64 weights with a side beyond 7, against a NumPy reference,
+float32 / float64 weights with rows of more than 7 taps, against a NumPy reference,
 and the paths it must and must not take.
 
 * every (FLIP, BOUNDARY) at 9 x 9 and a spread of other sizes (8 x 8, even,
@@ -100,10 +100,10 @@ def test_every_variant_9x9(dt, flip, boundary):
 # (K, boundary, flip, output, offset): even, one-sided, wider than a column
 # chunk (KCM = 32), tall and thin, every boundary somewhere
 SIZES = [((8, 8), "constant", True, (70, 133), (-3, -4)),
-         ((8, 1), "wrap", False, (72, 135), (-4, 0)),
+         ((3, 8), "wrap", False, (72, 135), (-1, -4)),
          ((1, 33), "symmetric", True, (71, 131), (0, -16)),
          ((12, 40), "mirror", False, (70, 133), (-6, -20)),
-         ((40, 3), "nearest", True, (70, 133), (-20, -1)),
+         ((40, 9), "nearest", True, (70, 133), (-20, -4)),
          ((10, 17), "constant", False, (75, 130), (-30, 50)),
          ((16, 9), "wrap", True, (40, 60), (20, 30))]
 
@@ -195,12 +195,15 @@ def test_thread_orders_poisoned_shared_looping_grids(dt, order, max_grid):
 
 
 def test_selection():
-    """float16/32/64 with a side > 7 take corr2d_large; <= 7 a side
-    corr2d_small; other dtypes the generic kernel."""
-    assert _kernels.large_applies("float32", 8, 3)
+    """float16/32/64 with rows of more than 7 taps take corr2d_large; <= 7
+    a side corr2d_small; tall narrow weights and other dtypes the generic
+    kernel."""
+    assert _kernels.large_applies("float32", 3, 8)
     assert _kernels.large_applies("float16", 1, 9)
     assert _kernels.large_applies("float64", 31, 31)
     assert not _kernels.large_applies("float32", 7, 7)
+    assert not _kernels.large_applies("float32", 31, 7)
+    assert not _kernels.large_applies("float64", 9, 1)
     assert not _kernels.large_applies("float32", 0, 9)
     for dt in ("complex64", "int32", "int8", "bool", "uint64"):
         assert not _kernels.large_applies(dt, 9, 9)
@@ -219,6 +222,13 @@ def test_selection():
     launch_corr2d(_NoGeneric(), x, w, out, -3, -3, False, False, "constant", 0,
                   small=small, large=never)
     assert asked
+    # tall narrow float32 weights: the generic kernel, the large factory never asked
+    from corrconv_gpu._backends.cuda.kernels import get_module
+    xt, wt = _data("float32", (60, 50), (31, 3), seed=4)
+    outt = np.empty((60, 50), np.float32)
+    launch_corr2d(get_module("emu", np.float32, module_factory=EmuModule), xt, wt, outt,
+                  -15, -1, True, False, "mirror", 0, small=never, large=never)
+    _check(outt, _reference(xt, wt, (60, 50), (-15, -1), True, "mirror", 0), xt, wt)
     # int32: the generic kernel, the large factory never asked
     from corrconv_gpu._backends.cuda.kernels import get_module
     rng = np.random.default_rng(2)
