@@ -467,23 +467,6 @@ def large_line(row, tr):
             f"{row['spill']} | {row['smem']} | {st} | {rd} | {row['nvrtc_s']:.2f} |")
 
 
-def generic_misses(row):
-    m = []
-    tag = f"corr2d (generic, large kernels) {row['dtype']} {row['arch']}"
-    if row["fma_share"] < BUDGETS["large_fma_share"]:
-        m.append(f"{tag}: FMA {100 * row['fma_share']:.0f}% of the tap loop < "
-                 f"{100 * BUDGETS['large_fma_share']:.0f}%")
-    if row["window_moves"] > BUDGETS["large_window_moves"]:
-        m.append(f"{tag}: {row['window_moves']} register-window moves in the tap loop")
-    if row["lds_per_fma"] > BUDGETS["large_lds_per_fma"]:
-        m.append(f"{tag}: {row['lds_per_fma']:.3f} shared loads per FMA > {BUDGETS['large_lds_per_fma']}")
-    if row["inflight_sm"] < BUDGETS["inflight"]:
-        m.append(f"{tag}: {row['inflight_sm']} bytes in flight per SM < {BUDGETS['inflight']}")
-    if row["spill"] > BUDGETS["spill"]:
-        m.append(f"{tag}: {row['spill']} spill bytes")
-    return m
-
-
 def _widths(d):
     parts = [f"{w}Bx{n}" for w, n in sorted(d.items(), reverse=True) if n]
     return "+".join(parts) or "-"
