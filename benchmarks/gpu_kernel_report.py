@@ -37,10 +37,28 @@ parses the SASS.  Rows:
                  its outputs need (halo included, clipped to the input),
                  each row rounded out to whole sectors (budget <= 1.15)
 
+* ``corr2d_large`` (kernels/corr2d_large.cu: float16 / float32 / float64
+  weights with rows of more than 7 taps; one instantiation serves every size, the
+  rows K x K for K in 9, 15, 31 differ in the launch configuration and the
+  emulator run; correlation, constant boundary):
+
+  ``chunk``      tap rows x columns per weight chunk (launch.py:large_chunks)
+  ``tap loop``   the innermost loop holding FMAs (CQ taps of one tap row):
+                 its instructions, FMA share (budget >= 90 %), register-to-
+                 register moves (budget 0) and shared loads per FMA
+                 (budget <= 0.1)
+  ``LDG/STG``    global accesses of the interior tile path by width (budget:
+                 16 bytes only)
+  ``fly/SM``     the 16-byte loads a thread issues in the staging loop before
+                 it first reads one, x 32 lanes x the resident warps at the
+                 launch configuration's shared memory (budget >= 16 KiB)
+  ``st/out``, ``rd/ideal``: as above; the ideal adds the weights' sectors once
+                 per block (they are read from global memory, not passed by value)
+  spills of all 10 variants on sm_75 ... sm_120 (budget 0).
+
 * ``corr2d`` (kernels/corr2d.cu, the generic kernel, float32 ``OPT`` = 8):
-  the large-kernel budgets on its tap loop (the innermost loop with FMAs):
-  FMA share >= 90 %, no register-window moves, shared loads per FMA <= 0.1,
-  and its loads in flight.
+  its tap loop for comparison, without budgets (no longer the large-kernel
+  path of these dtypes).
 
 Everything is read from machine code or counted by the emulator; nothing is
 measured on a GPU.
@@ -65,6 +83,7 @@ from corrconv_gpu._backends.cuda import sass  # noqa: E402
 
 DTYPES = ("float32", "float16", "float64")
 KS = (1, 3, 5, 7)
+LARGE_KS = (9, 15, 31)
 ARCHS = ("sm_80", "sm_90")
 SPILL_ARCHS = ("sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120")
 SPILL_SIZES = ((5, 7), (6, 5), (6, 6))
@@ -168,6 +187,69 @@ def generic_sass(dtype, arch, cubin_dir=None):
                 warps=warps, inflight_sm=bld * 32 * warps)
 
 
+_large_compiled = {}
+
+
+def large_sass(dtype, arch, K=(15, 15), cubin_dir=None, flip=False, boundary=0):
+    """Machine-code figures of ``corr2d_large`` (one instantiation serves
+    every weight size; ``K`` sets the launch configuration: its shared
+    memory, hence the occupancy the loads in flight are counted at)."""
+    K0, K1 = (K, K) if np.isscalar(K) else K
+    name = _kernels.large_name_expression(dtype, flip, boundary)
+    key = (dtype, arch, name, cubin_dir)
+    if key not in _large_compiled:
+        _large_compiled[key] = _compile(_kernels.large_source(), name, dtype, arch, cubin_dir,
+                                        f"corr2d_large_{dtype}")
+    items, r, seconds = _large_compiled[key]
+    bl = sass.blocks(items)
+    fma_pred = lambda i: sass.base_op(i.op) in sass.FMA_OPS  # noqa: E731
+    loop = sass.innermost_loop(bl, fma_pred)
+    body = [i for b in bl[loop[0]:loop[1] + 1] for i in b.instrs] if loop else []
+    fma = sum(1 for i in body if fma_pred(i))
+    lds = sum(1 for i in body if sass.base_op(i.op) == "LDS")
+    moves = sum(1 for i in body if sass.is_window_move(i))
+    # staging: the innermost loop holding 16-byte global loads, its blocks
+    # without a narrower global load (the interior path); loads before first use
+    wide_ldg = lambda i: sass.base_op(i.op) == "LDG" and sass.access_bytes(i) == 16  # noqa: E731
+    ldg_loop = sass.innermost_loop(bl, wide_ldg)
+    sbody = [i for b in (bl[ldg_loop[0]:ldg_loop[1] + 1] if ldg_loop else [])
+             if not any(sass.base_op(x.op) == "LDG" and sass.access_bytes(x) != 16 for x in b.instrs)
+             for i in b.instrs]
+    nld, bld = sass.loads_before_first_use(sbody)
+    # the interior tile: its global loads and stores by width
+    path_ = sass.interior_path(bl)
+    c = sass.counts(path_ or [])
+    path_ldg = {w: c.get(f"LDG.{w}", 0) for w in (1, 2, 4, 8, 16)}
+    path_stg = {w: c.get(f"STG.{w}", 0) for w in (1, 2, 4, 8, 16)}
+    from corrconv_gpu._backends.cuda.launch import large_config
+    cfg = large_config(dtype, (K0, K1), (4096, 4096))
+    threads = cfg.block[0]
+    occ = _occupancy(arch, r["regs"], threads, r["smem"] + cfg.shared_mem)
+    warps = occ.blocks * -(-threads // 32)
+    g = _kernels.large_geometry(dtype)
+    return dict(kernel="corr2d_large", dtype=dtype, K=(K0, K1), arch=arch, regs=r["regs"],
+                spill=r["spill_st"] + r["spill_ld"], smem=cfg.shared_mem, loop_len=len(body),
+                fmas=fma, fma_share=fma / max(1, len(body)), lds=lds, lds_per_fma=lds / max(1, fma),
+                window_moves=moves, loads_in_flight=nld, inflight_thread=bld, occ=occ,
+                warps=warps, inflight_sm=bld * 32 * warps, chunks=(cfg.kc0, cfg.kc1),
+                outputs=g.rx * g.ry, ldg=path_ldg, stg=path_stg, path=path_ is not None,
+                nvrtc_s=seconds)
+
+
+def large_spill_check(dtype, arch, variants=None):
+    """Registers and spill bytes of every variant of ``corr2d_large`` on
+    ``arch`` (one NVRTC program holding the 10 variants; ``variants``: a list
+    of ``(flip, boundary)`` to compile fewer)."""
+    names = [_kernels.large_name_expression(dtype, f, b)
+             for f, b in (variants or _kernels.small_variants())]
+    opts = list(_kernels.compile_options(dtype)) + list(_kernels.include_options())
+    cubin, log, lowered = sass.compile_cubin(_kernels.large_source(), names, opts, arch)
+    res = sass.parse_ptxas_log(log)
+    rows = [res[lowered[n]] for n in names]
+    return dict(regs=max(r["regs"] for r in rows),
+                spill=max(r["spill_st"] + r["spill_ld"] for r in rows))
+
+
 def spill_check(dtype, K, arch):
     """Registers and spill bytes of every variant of ``corr2d_small`` K x K
     (or K = (K0, K1)) on ``arch`` (one NVRTC program holding the 10 variants)."""
@@ -260,6 +342,53 @@ def small_traffic(dtype, K, shape=TRAFFIC_SHAPE, boundary="constant", flip=False
                 read_bytes_ratio=c["global_read_bytes"] / (ideal * 32))
 
 
+def large_traffic(dtype, K, shape=TRAFFIC_SHAPE, boundary="constant", flip=False, check=True):
+    """Run ``corr2d_large`` (mode 'same') in the emulator's counting build;
+    store requests per output and sectors read over the ideal.  The ideal
+    adds to :func:`ideal_sectors` (the input) the weights' sectors once per
+    block: unlike corr2d_small, whose weights are a by-value parameter,
+    every block reads them from global memory."""
+    from corrconv_gpu._backends.cuda.launch import launch_corr2d
+    from corrconv_gpu._emu import EmuModule
+
+    K0, K1 = (K, K) if np.isscalar(K) else K
+    dt = np.dtype(dtype)
+    key = ("large", dt.name, flip, boundary)
+    name = _kernels.large_name_expression(dt, flip, boundary)
+    if key not in _counting:
+        _counting[key] = EmuModule(_kernels.large_source(), options=_kernels.compile_options(dt),
+                                   name_expressions=(name,), sanitize="count")
+    mod = _counting[key]
+    M0, M1 = shape
+    rng = np.random.default_rng(0)
+    x = _aligned((M0, M1), dt)
+    x[...] = rng.random((M0, M1))
+    w = _aligned((K0, K1), dt)
+    w[...] = rng.standard_normal((K0, K1))
+    out = _aligned((M0, M1), dt)
+    r0, r1 = -(K0 // 2), -(K1 // 2)
+    cfg = launch_corr2d(None, x, w, out, r0, r1, flip, False, boundary, 0,
+                        large=lambda *a: mod)
+    c = dict(mod.get_function(name).last_counters)
+    if check and boundary == "constant" and K0 % 2 and K1 % 2:
+        from corrconv_gpu import reference
+        want = reference.correlate2d(x.astype(np.float64), w.astype(np.float64), "same")
+        tol = {"float16": 2e-2, "float32": 1e-4, "float64": 1e-10}[dt.name]
+        np.testing.assert_allclose(out.astype(np.float64), want, rtol=tol, atol=tol * K0 * K1)
+    n = M0 * M1
+    base = x.__array_interface__["data"][0] % 32
+    ideal_x = ideal_sectors((M0, M1), (K0, K1), (M0, M1), (r0, r1), cfg.tile, dt.itemsize, base)
+    blocks = cfg.grid[0] * cfg.grid[1] * cfg.grid[2]
+    ideal_w = blocks * (-(-K0 * K1 * dt.itemsize // 32))
+    ideal = ideal_x + ideal_w
+    return dict(dtype=dt.name, K=(K0, K1), outputs=n, cfg=cfg,
+                store_requests=c["global_writes"] / n,
+                write_bytes=c["global_write_bytes"] / n,
+                sectors=c["global_read_sectors"], ideal_sectors=ideal, ideal_w=ideal_w,
+                read_ratio=c["global_read_sectors"] / ideal,
+                read_bytes_ratio=c["global_read_bytes"] / (ideal * 32))
+
+
 # ------------------------------------------------------------ table
 def small_misses(row, traffic=None):
     """Budget misses of one ``corr2d_small`` row (list of strings)."""
@@ -288,11 +417,13 @@ def small_misses(row, traffic=None):
     return m
 
 
-def generic_misses(row):
+def large_misses(row, traffic=None):
+    """Budget misses of one ``corr2d_large`` row (list of strings)."""
     m = []
-    tag = f"corr2d (generic, large kernels) {row['dtype']} {row['arch']}"
+    d, (K0, K1), a = row["dtype"], row["K"], row["arch"]
+    tag = f"corr2d_large {d} {K0}x{K1} {a}"
     if row["fma_share"] < BUDGETS["large_fma_share"]:
-        m.append(f"{tag}: FMA {100 * row['fma_share']:.0f}% of the tap loop < "
+        m.append(f"{tag}: FMA {100 * row['fma_share']:.1f}% of the tap loop < "
                  f"{100 * BUDGETS['large_fma_share']:.0f}%")
     if row["window_moves"] > BUDGETS["large_window_moves"]:
         m.append(f"{tag}: {row['window_moves']} register-window moves in the tap loop")
@@ -302,7 +433,38 @@ def generic_misses(row):
         m.append(f"{tag}: {row['inflight_sm']} bytes in flight per SM < {BUDGETS['inflight']}")
     if row["spill"] > BUDGETS["spill"]:
         m.append(f"{tag}: {row['spill']} spill bytes")
+    if not row["path"]:
+        m.append(f"{tag}: no interior path with 16-byte loads and stores found in the SASS")
+    else:
+        narrow = sum(v for w, v in row["ldg"].items() if w != 16) + \
+            sum(v for w, v in row["stg"].items() if w != 16)
+        if narrow:
+            m.append(f"{tag}: {narrow} global accesses narrower than 16 bytes in the tile interior")
+    if traffic is not None:
+        if traffic["store_requests"] > BUDGETS["store_requests"][d]:
+            m.append(f"{tag}: {traffic['store_requests']:.3f} store requests per output > "
+                     f"{BUDGETS['store_requests'][d]}")
+        if traffic["read_ratio"] > BUDGETS["read_ratio"]:
+            m.append(f"{tag}: sectors read {traffic['read_ratio']:.3f} x ideal > {BUDGETS['read_ratio']}")
     return m
+
+
+LARGE_HEADER = ("| kernel | dtype | K | arch | chunk | tap loop instr | FMA% | window moves | LDS/FMA | "
+                "LDG | STG | fly/thread | fly/SM | occ | regs | spill | smem | st/out | rd/ideal | NVRTC s |")
+
+
+def large_line(row, tr):
+    K = f"{row['K'][0]}x{row['K'][1]}"
+    occ = row["occ"]
+    st = f"{tr['store_requests']:.3f}" if tr else "-"
+    rd = f"{tr['read_ratio']:.3f}" if tr else "-"
+    return (f"| corr2d_large | {row['dtype']} | {K} | {row['arch']} | "
+            f"{row['chunks'][0]}x{row['chunks'][1]} | {row['loop_len']} | "
+            f"{100 * row['fma_share']:.1f}% | {row['window_moves']} | {row['lds_per_fma']:.3f} | "
+            f"{_widths(row['ldg'])} | {_widths(row['stg'])} | "
+            f"{row['loads_in_flight']}x = {row['inflight_thread']} B | "
+            f"{row['inflight_sm'] / 1024:.0f} KiB | {100 * occ.fraction:.1f}% | {row['regs']} | "
+            f"{row['spill']} | {row['smem']} | {st} | {rd} | {row['nvrtc_s']:.2f} |")
 
 
 def _widths(d):
@@ -349,6 +511,8 @@ def main(argv=None):
                     help="sm_90 only, no emulator counts, no spill sweep (a smoke run)")
     ap.add_argument("--dtypes", default=",".join(DTYPES))
     ap.add_argument("--ks", default=",".join(map(str, KS)))
+    ap.add_argument("--large-ks", default=",".join(map(str, LARGE_KS)),
+                    help="weight sizes of the corr2d_large rows")
     args = ap.parse_args(argv)
     try:
         from cupy.cuda import nvrtc
@@ -364,6 +528,7 @@ def main(argv=None):
     archs = ("sm_90",) if args.quick else ARCHS
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     ks = [int(k) for k in args.ks.split(",") if k.strip()]
+    large_ks = [int(k) for k in args.large_ks.split(",") if k.strip()]
     misses = []
     print(f"# corr2d kernels read from machine code ({time.strftime('%Y-%m-%d')}; NVRTC "
           f"{'.'.join(map(str, nvrtc.getVersion()))}, nvdisasm {sass.nvdisasm_path()})\n")
@@ -379,12 +544,21 @@ def main(argv=None):
                 misses += small_misses(row, tr)
                 print(small_line(row, tr), flush=True)
     print()
+    print(LARGE_HEADER)
+    print("|" + "|".join("---" for _ in range(LARGE_HEADER.count("|") - 1)) + "|")
+    for d in dtypes:
+        for K in large_ks:
+            tr = None if args.quick else large_traffic(d, K)
+            for a in archs:
+                row = large_sass(d, a, K, args.cubin_dir)
+                misses += large_misses(row, tr)
+                print(large_line(row, tr), flush=True)
+    print("\nThe generic kernel (corr2d, float32 OPT = 8) for comparison: no longer the path of "
+          "float16/32/64 weights with rows of more than 7 taps (corr2d_large is), so no budget applies to it:\n")
     print(GENERIC_HEADER)
     print("|" + "|".join("---" for _ in range(GENERIC_HEADER.count("|") - 1)) + "|")
     for a in archs:
-        row = generic_sass("float32", a, args.cubin_dir)
-        misses += generic_misses(row)
-        print(generic_line(row), flush=True)
+        print(generic_line(generic_sass("float32", a, args.cubin_dir)), flush=True)
     if not args.quick:
         print(f"\nspills of every corr2d_small variant (10 a size): 7x7 on {', '.join(SPILL_ARCHS)}; "
               f"{', '.join(f'{a}x{b}' for a, b in SPILL_SIZES)} on sm_75 (the edge paths of these "
@@ -396,6 +570,16 @@ def main(argv=None):
                 line.append(f"{K[0]}x{K[1]} {a} {s['regs']} regs/{s['spill']} B")
                 if s["spill"]:
                     misses.append(f"corr2d_small {d} {K[0]}x{K[1]} {a}: {s['spill']} spill bytes")
+            print(f"- {d}: " + ", ".join(line), flush=True)
+        print(f"\nspills of every corr2d_large variant (10 a dtype; one instantiation serves "
+              f"every weight size) on {', '.join(SPILL_ARCHS)}:")
+        for d in dtypes:
+            line = []
+            for a in SPILL_ARCHS:
+                s = large_spill_check(d, a)
+                line.append(f"{a} {s['regs']} regs/{s['spill']} B")
+                if s["spill"]:
+                    misses.append(f"corr2d_large {d} {a}: {s['spill']} spill bytes")
             print(f"- {d}: " + ", ".join(line), flush=True)
     print(f"\nbudgets: float32 issue slots per output <= "
           f"{', '.join(f'{v} (K={k})' for k, v in BUDGETS['slots'].items())}; interior global "

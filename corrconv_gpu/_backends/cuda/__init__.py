@@ -28,7 +28,7 @@ def _window_direct(dev, max_grid=None):
             return
         launch_corr2d(dev.module(x.dtype), x, w, out[or0:or0 + n0, oc0:oc0 + n1],
                       xr0, xc0, flip, conj, "constant", 0, max_grid=max_grid,
-                      small=dev.small_module)
+                      small=dev.small_module, large=dev.large_module)
     return run
 
 
@@ -107,7 +107,7 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
                       out.reshape((-1,) + out.shape[-2:]) if batch else out,
                       plan.offset[0], plan.offset[1],
                       plan.flip, plan.conj, plan.boundary, fill, max_grid=max_grid,
-                      small=dev.small_module)
+                      small=dev.small_module, large=dev.large_module)
         return out
     frames = xd.reshape((-1,) + xd.shape[-2:])
     outs = out.reshape((-1,) + out.shape[-2:])
@@ -154,7 +154,7 @@ def prepare(plan):
     ndarray, empty, get_device = cupy.ndarray, cupy.empty, cupy.cuda.runtime.getDevice
     contiguous = cupy.ascontiguousarray
     dtype, out_shape, device_id = plan.dtype, tuple(plan.out_shape), dev.device_id
-    module, small = dev.module(dtype), dev.small_module
+    module, small, large = dev.module(dtype), dev.small_module, dev.large_module
     r0, r1 = plan.offset
     flip, conj, boundary = plan.flip, plan.conj, plan.boundary
     fill = fill_scalar(dtype, plan.fillvalue if boundary == "constant" else 0)
@@ -168,6 +168,7 @@ def prepare(plan):
         if x.dtype != dtype or x.strides[-1] != unit:     # as execute converts it
             x = contiguous(x, dtype=dtype)
         out = empty(x.shape[:-2] + out_shape, dtype)
-        launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fill, small=small)
+        launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fill, small=small,
+                      large=large)
         return out
     return launch

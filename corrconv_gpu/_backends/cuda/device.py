@@ -55,6 +55,12 @@ class _Device:
         return get_small_module(self.device_id, dtype, K0, K1, flip, boundary,
                                 module_factory=self.factory)
 
+    def large_module(self, dtype, flip, boundary):
+        """The corr2d_large module of one variant (launch_corr2d's ``large``)."""
+        from .kernels import get_large_module
+        return get_large_module(self.device_id, dtype, flip, boundary,
+                                module_factory=self.factory)
+
     def fft(self):
         if self.emulated:
             import scipy.fft

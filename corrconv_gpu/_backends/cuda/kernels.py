@@ -381,3 +381,93 @@ def get_small_module(device_id, dtype, K0, K1, flip, boundary, module_factory=No
         return factory(small_source(), **kwargs)
 
     return _modules.get((factory, device_id, exprs), make)
+
+
+# ------------------------------------------------------ large-kernel modules
+# kernels/corr2d_large.cu: rows of taps longer than SMALL_KMAX (K1 > 7),
+# float16 / float32 / float64; the sizes are run-time arguments, so on the GPU
+# one module per (dtype, FLIP, BOUNDARY) holding that one kernel (a bounded
+# set: 3 dtypes x 10 variants), on the emulator one per dtype with its 10.
+
+LARGE_FILE = "corr2d_large.cu"
+LARGE_NAME = "corr2d_large"
+LARGE_DTYPES = SMALL_DTYPES
+# per dtype (corrconv_large_traits in corr2d_large.cu; must match): 16-byte
+# global vector V, shared vector LV, outputs per thread RX x RY, taps per
+# chunk CQ, threads BX x BY, most tap columns per chunk KCM
+LargeGeometry = namedtuple("LargeGeometry", "v lv rx ry cq bx by kcm")
+_LARGE_FIXED = {
+    "float32": LargeGeometry(4, 4, 16, 2, 8, 8, 16, 32),
+    "float16": LargeGeometry(8, 4, 16, 2, 8, 8, 16, 32),
+    "float64": LargeGeometry(2, 2, 16, 2, 16, 4, 16, 32),
+}
+
+
+def large_geometry(dtype):
+    """:class:`LargeGeometry` of ``corr2d_large`` for ``dtype``."""
+    return _LARGE_FIXED[_dtype_name(dtype)]
+
+
+def large_applies(dtype, K0, K1):
+    """Whether weights ``(K0, K1)`` of ``dtype`` take ``corr2d_large``: the
+    dtypes of the small variant, rows of taps longer than its range
+    (``K1 > 7``, any ``K0``; decided by dtype and weight shape only, like
+    :func:`small_applies`). Tall narrow weights (``K1 <= 7 < K0``) keep the
+    generic kernel, which slides down columns: corr2d_large slides along
+    rows, and with fewer taps a row than its chunk (CQ) each tap row would
+    cost a whole window of shared loads for K1 taps."""
+    try:
+        name = _dtype_name(dtype)
+    except TypeError:
+        return False
+    return name in LARGE_DTYPES and K0 >= 1 and K1 > SMALL_KMAX
+
+
+def large_tile(dtype):
+    """Output tile ``(TH, TW)`` of ``corr2d_large``."""
+    g = large_geometry(dtype)
+    return g.by * g.ry, g.bx * g.rx
+
+
+def large_pitch(dtype):
+    """Shared row pitch SP in elements of S (corrconv_large_geom::SP)."""
+    g = large_geometry(dtype)
+    tw = g.bx * g.rx
+    nwx = -(-(g.rx + g.cq - 1) // g.lv)
+    wvm = (g.v - 1 + tw + g.kcm - 1 + g.v - 1) // g.v
+    spr = g.v + wvm * g.v
+    spw = g.v + (g.bx - 1) * g.rx + (g.kcm - g.cq) + nwx * g.lv
+    sp = -(-max(spr, spw) // g.lv) * g.lv
+    return sp + g.lv if (sp // g.lv) % 2 == 0 else sp
+
+
+def large_name_expression(dtype, flip, boundary):
+    """e.g. ``"corr2d_large<float, true, 0>"``."""
+    b = "true" if flip else "false"
+    return f"{LARGE_NAME}<{CTYPES[_dtype_name(dtype)].ctype}, {b}, {boundary_code(boundary)}>"
+
+
+def large_source():
+    """corr2d.cu + corr2d_small.cu (the 16-byte helpers) + corr2d_large.cu."""
+    return small_source() + "\n" + kernel_source(LARGE_FILE)
+
+
+def get_large_module(device_id, dtype, flip, boundary, module_factory=None):
+    """The ``corr2d_large`` module of one variant (memoized like :func:`get_module`)."""
+    name = _dtype_name(dtype)
+    factory = module_factory or cupy_module_factory
+    if factory is cupy_module_factory:
+        exprs = (large_name_expression(name, flip, boundary_code(boundary)),)
+    else:
+        exprs = tuple(large_name_expression(name, f, b) for f, b in small_variants())
+
+    def make():
+        kwargs = dict(options=compile_options(name), name_expressions=exprs)
+        if factory is cupy_module_factory and device_id is not None:
+            import cupy
+
+            with cupy.cuda.Device(device_id):
+                return factory(large_source(), **kwargs)
+        return factory(large_source(), **kwargs)
+
+    return _modules.get((factory, device_id, exprs), make)

@@ -14,7 +14,8 @@ from collections import namedtuple
 import numpy as np
 
 from ..._util.memo import Memo, memoize
-from .kernels import (boundary_code, name_expression, small_applies, small_geometry,
+from .kernels import (boundary_code, large_applies, large_geometry, large_name_expression,
+                      large_pitch, large_tile, name_expression, small_applies, small_geometry,
                       small_name_expression, small_tile, smem_itemsize,
                       smem_vec)
 from .params import SMEM_LIMIT, launch_params, tiling
@@ -254,7 +255,7 @@ def clear_memos():
 
 
 def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
-                  max_grid=None, config=None, small=None):
+                  max_grid=None, config=None, small=None, large=None):
     """Launch ``out[b, i, j] = sum_pq X(b, i + r0 + p, j + r1 + q) W(p, q)``.
 
     ``x``: (M0, M1) or (B, M0, M1); ``w``: (K0, K1); ``out``: (O0, O1) or
@@ -274,15 +275,20 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
     order does not depend on the geometry).
     Arguments: ``(x, w, out, corrconv_params)``, the parameters packed once
     per setup (:data:`_SETUPS`).
+    ``large``: ``large(dtype, flip, boundary) -> module``
+    (``_Device.large_module``): float16/32/64 weights with rows of more
+    than 7 taps (``K1 > 7``) then take ``corr2d_large`` (its chunks depend on
+    the weight shape only, so ``config`` does not apply to it either).
     Returns the :class:`LaunchConfig` used (None when the output is empty).
     """
     fill = fill_scalar(x.dtype, fillvalue)
-    key = (module, small is not None, x.dtype, w.dtype, out.dtype, x.shape, x.strides,
-           w.shape, w.strides, out.shape, out.strides, r0, r1, flip, conj, boundary,
+    key = (module, small is not None, large is not None, x.dtype, w.dtype, out.dtype,
+           x.shape, x.strides, w.shape, w.strides, out.shape, out.strides, r0, r1, flip, conj,
+           boundary,
            fill.tobytes(), tuple(max_grid) if isinstance(max_grid, list) else max_grid,
            config)
     setup = _SETUPS.get(key, lambda: _setup(module, x, w, out, r0, r1, flip, conj, boundary,
-                                            fill, max_grid, config, small))
+                                            fill, max_grid, config, small, large))
     if setup is None:
         return None
     fn, cfg, params = setup
@@ -290,7 +296,8 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
     return cfg
 
 
-def _setup(module, x, w, out, r0, r1, flip, conj, boundary, fill, max_grid, config, small):
+def _setup(module, x, w, out, r0, r1, flip, conj, boundary, fill, max_grid, config, small,
+           large):
     """``(function, LaunchConfig, params)`` of a launch of
     :func:`launch_corr2d` (None: an empty output); every check of the
     arguments is made here (they depend only on the key of the setup)."""
@@ -325,6 +332,9 @@ def _setup(module, x, w, out, r0, r1, flip, conj, boundary, fill, max_grid, conf
         cfg = small_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, g)
         fn = small(dtype, K0, K1, flip, code).get_function(
             small_name_expression(dtype, flip, code, K0, K1, g))
+    elif large is not None and large_applies(dtype, K0, K1):
+        cfg = large_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid)
+        fn = large(dtype, flip, code).get_function(large_name_expression(dtype, flip, code))
     else:
         cfg = launch_config(dtype, (K0, K1), (O0, O1), nbatch, max_grid, M=(M0, M1), r=(r0, r1))
         if config is not None and config_differs(cfg, config):
@@ -398,3 +408,91 @@ def launch_small(module, x, w, out, r0, r1, flip, boundary, fillvalue, max_grid=
     fn = module.get_function(small_name_expression(dtype, flip, code, K0, K1, g))
     fn(cfg.grid, cfg.block, (x, w, out, params), shared_mem=0)
     return cfg
+
+
+# ------------------------------------------------------------ corr2d_large
+def _caps(max_grid):
+    caps = GRID_MAX
+    if max_grid is not None:
+        mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
+        mg = mg + (None,) * (3 - len(mg))
+        caps = tuple(c if m is None else max(1, min(c, int(m))) for c, m in zip(caps, mg))
+    return caps
+
+
+def large_smem_bytes(dtype, kr):
+    """Dynamic shared memory of ``corr2d_large`` for chunks of ``kr`` tap
+    rows (corr2d_large.cu: the input rows of the chunk at pitch SP, then
+    ``kr`` weight rows of KCM)."""
+    g = large_geometry(dtype)
+    th, _ = large_tile(dtype)
+    return ((th + kr - 1) * large_pitch(dtype) + kr * g.kcm) * smem_itemsize(dtype)
+
+
+def large_chunks(dtype, K0, K1, budget=SMEM_LIMIT):
+    """``(kr, kc)``: tap rows and columns per weight chunk of ``corr2d_large``.
+    Columns: all of them up to KCM, else even chunks rounded up to CQ (full
+    chunks of the tap loop); rows: as many as fit ``budget`` bytes (the
+    whole kernel where it fits: the input tile is then staged once), evened
+    out. Depends on the dtype and the weight shape only."""
+    g = large_geometry(dtype)
+    K0, K1 = max(int(K0), 1), max(int(K1), 1)
+    if K1 <= g.kcm:
+        kc = K1
+    else:
+        n = -(-K1 // g.kcm)
+        kc = min(g.kcm, _round_up(-(-K1 // n), g.cq))
+    kr = K0
+    while kr > 1 and large_smem_bytes(dtype, kr) > budget:
+        kr -= 1
+    if large_smem_bytes(dtype, kr) > budget:
+        raise ValueError(f"corr2d_large: {budget} bytes of shared memory hold no chunk")
+    n = -(-K0 // kr)
+    return -(-K0 // n), kc
+
+
+def large_config(dtype, K, O, nbatch=1, max_grid=None, chunks=None):
+    """:class:`LaunchConfig` of ``corr2d_large``: 1-D blocks of BX * BY
+    threads, ``kc0, kc1`` the weight chunk ``(kr, kc)`` (``chunks``, default
+    :func:`large_chunks`), dynamic ``shared_mem``."""
+    K0, K1 = (int(k) for k in K)
+    O0, O1 = (int(o) for o in O)
+    g = large_geometry(dtype)
+    th, tw = large_tile(dtype)
+    kr, kc = chunks or large_chunks(dtype, K0, K1)
+    caps = _caps(max_grid)
+    grid = (max(1, min(-(-O1 // tw), caps[0])), max(1, min(-(-O0 // th), caps[1])),
+            max(1, min(int(nbatch), caps[2])))
+    return LaunchConfig(grid=grid, block=(g.bx * g.by, 1, 1), along_row=1, tile=(th, tw),
+                        kc0=kr, kc1=kc, shared_mem=large_smem_bytes(dtype, kr), xc0=kr, xc1=kc)
+
+
+def _launch_large(module, x, w, out, r0, r1, flip, code, fillvalue, nbatch,
+                  x_bstride, out_bstride, max_grid, chunks=None):
+    dtype = np.dtype(x.dtype)
+    g = large_geometry(dtype)
+    if chunks is not None:
+        kr, kc = (int(c) for c in chunks)
+        if not (1 <= kr and 1 <= kc <= g.kcm):
+            raise ValueError(f"corr2d_large chunks {chunks}: need kr >= 1, 1 <= kc <= {g.kcm}")
+    cfg = large_config(dtype, w.shape, out.shape[-2:], nbatch, max_grid, chunks)
+    params = _params(x, w, out, r0, r1, fill_scalar(dtype, fillvalue), cfg, nbatch,
+                     x_bstride, out_bstride)
+    fn = module.get_function(large_name_expression(dtype, flip, code))
+    fn(cfg.grid, cfg.block, (x, w, out, params), shared_mem=cfg.shared_mem)
+    return cfg
+
+
+def launch_large(module, x, w, out, r0, r1, flip, boundary, fillvalue, max_grid=None,
+                 chunks=None):
+    """``corr2d_large`` alone from ``module`` (holding its name expression),
+    with weight chunks ``chunks = (kr, kc)`` (default :func:`large_chunks`):
+    the tests' entry. Same arrays and meaning as :func:`launch_corr2d`."""
+    if x.ndim == 3:
+        nbatch, xb, ob = x.shape[0], _elem_stride(x, 0, "x"), _elem_stride(out, 0, "out")
+    else:
+        nbatch, xb, ob = 1, 0, 0
+    for a, what in ((x, "x"), (w, "w"), (out, "out")):
+        _check_rows(a, what)
+    return _launch_large(module, x, w, out, r0, r1, flip, boundary_code(boundary), fillvalue,
+                         nbatch, xb, ob, max_grid, chunks)

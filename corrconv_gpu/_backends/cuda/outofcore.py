@@ -488,7 +488,7 @@ def execute_banded(plan, x, w, *, emulated=False, budget=None, max_grid=None,
                       budget=budget, device_bytes=geom.device_bytes)
     try:
         _run_bands(pipe, plan, x3, wd, out3, geom, module, whole, fill, max_grid, stats,
-                   dev.small_module)
+                   dev.small_module, dev.large_module)
         times = pipe.finish()
     finally:
         pipe.close()
@@ -502,7 +502,7 @@ def execute_banded(plan, x, w, *, emulated=False, budget=None, max_grid=None,
 
 
 def _run_bands(pipe, plan, x3, wd, out3, geom, module, whole, fill, max_grid, stats,
-               small=None):
+               small=None, large=None):
     """The band loop: pack band k, submit it, unpack band k - NSLOTS; each
     band launched in the whole problem's configuration ``whole``."""
     from .launch import config_differs, launch_config, launch_corr2d
@@ -541,7 +541,7 @@ def _run_bands(pipe, plan, x3, wd, out3, geom, module, whole, fill, max_grid, st
         def launch(xin=xin, xout=xout, r0=r0):
             launch_corr2d(module, xin, wd, xout, r0, plan.offset[1], plan.flip,
                           plan.conj, plan.boundary, fill, max_grid=max_grid, config=whole,
-                          small=small)
+                          small=small, large=large)
         pipe.submit(slot, in_shape, out_shape, launch)
         pending.append((slot, band, out_shape))
     while pending:

@@ -199,7 +199,10 @@ def parse_functions(sass):
 
 
 def _is_branch(ins):
-    return base_op(ins.op) in ("BRA", "EXIT", "RET", "BRX", "JMP", "JMX")
+    # "@P0 CALL.REL.NOINC `(.L_x_9)" is how ptxas leaves a loop on sm_80 and
+    # older (a jump that pushes no return address): an edge like a BRA
+    return (base_op(ins.op) in ("BRA", "EXIT", "RET", "BRX", "JMP", "JMX")
+            or ins.op.startswith("CALL.REL.NOINC"))
 
 
 def _unconditional(ins):

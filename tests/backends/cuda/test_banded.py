@@ -174,15 +174,18 @@ def test_constant_bands_without_real_rows_and_float16_fill():
     _same(out, _in_memory(plan, xh, wh))
 
 
-def test_large_kernel_keeps_the_whole_launch_config():
-    # a 40 x 40 float32 kernel is chunked; 1-row bands would pick another
-    # tiling and other chunks (another summation order) on their own
+@pytest.mark.parametrize("dt", [np.complex64, np.float32])
+def test_large_kernel_keeps_the_whole_launch_config(dt):
+    # a 40 x 40 kernel of the generic kernel (complex64) is chunked; 1-row
+    # bands would pick another tiling and other chunks (another summation
+    # order) on their own. float32 takes corr2d_large, whose chunks depend on
+    # the weight shape only: the bands agree with the whole call all the same
     from corrconv_gpu._backends.cuda.launch import launch_config
     rng = np.random.default_rng(5)
-    x, w = _data((60, 70), np.float32, rng), _data((40, 40), np.float32, rng)
-    plan = _plan(x.shape, w.shape, "same", False, "wrap", np.float32)
-    whole = launch_config(np.float32, w.shape, plan.out_shape)
-    band = launch_config(np.float32, w.shape, (1, plan.out_shape[1]))
+    x, w = _data((60, 70), dt, rng), _data((40, 40), dt, rng)
+    plan = _plan(x.shape, w.shape, "same", False, "wrap", dt)
+    whole = launch_config(dt, w.shape, plan.out_shape)
+    band = launch_config(dt, w.shape, (1, plan.out_shape[1]))
     assert (whole.kc0, whole.kc1) != (band.kc0, band.kc1)
     out, st = _banded_call(plan, x, w, band_bytes(plan, x.shape, w.shape, 1))
     _same(out, _in_memory(plan, x, w))
