@@ -291,17 +291,8 @@ corr2d_large(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ o
                     for (int i = 0; i < RY; ++i) {
                         const long long oi = i0 + ty + i * BY;
                         if (oi >= O0) break;
-                        T* const orow = ob + oi * out_stride + oj;
-#pragma unroll
-                        for (int k = 0; k < RX; k += V) {
-                            if (vout && oj + k + V <= O1) {
-                                corrconv_stg16(orow + k, corrconv_pack<T, S>(&acc[i][k]));
-                            } else {
-#pragma unroll
-                                for (int e = 0; e < V; ++e)
-                                    if (oj + k + e < O1) corrconv_store(orow + k + e, acc[i][k + e]);
-                            }
-                        }
+                        corrconv_store_edge_row<T, S, RX, V>(ob + oi * out_stride + oj, acc[i],
+                                                             oj, O1, vout);
                     }
                 }
             }

@@ -149,6 +149,25 @@ CORRCONV_DI corrconv_raw16 corrconv_pack<__half, float>(const float* a) {
 }
 #endif
 
+// One output row of an edge tile (RX values from column oj): 16-byte stores
+// where the vector lies inside the row (vout: out's rows 16-byte aligned),
+// element stores elsewhere; shared by corr2d_small and corr2d_large.
+template <typename T, typename S, int RX, int V>
+CORRCONV_DI void corrconv_store_edge_row(T* orow, const S* acc, long long oj, long long O1,
+                                         bool vout)
+{
+#pragma unroll
+    for (int k = 0; k < RX; k += V) {
+        if (vout && oj + k + V <= O1) {
+            corrconv_stg16(orow + k, corrconv_pack<T, S>(acc + k));
+        } else {
+#pragma unroll
+            for (int e = 0; e < V; ++e)
+                if (oj + k + e < O1) corrconv_store(orow + k + e, acc[k + e]);
+        }
+    }
+}
+
 // 16-byte shared load of LV = 16 / sizeof(S) values (LDS.128)
 CORRCONV_DI void corrconv_lds16(const float* p, float* d) { corrconv_ldsv<4, float>(p, d); }
 CORRCONV_DI void corrconv_lds16(const double* p, double* d) { corrconv_ldsv<2, double>(p, d); }
@@ -310,17 +329,8 @@ corr2d_small(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ o
                     for (int i = 0; i < RY; ++i) {
                         const long long oi = i0 + ty * RY + i;
                         if (oi >= O0) break;
-                        T* const orow = ob + oi * out_stride + oj;
-#pragma unroll
-                        for (int k = 0; k < RX; k += V) {
-                            if (vout && oj + k + V <= O1) {
-                                corrconv_stg16(orow + k, corrconv_pack<T, S>(&acc[i][k]));
-                            } else {
-#pragma unroll
-                                for (int e = 0; e < V; ++e)
-                                    if (oj + k + e < O1) corrconv_store(orow + k + e, acc[i][k + e]);
-                            }
-                        }
+                        corrconv_store_edge_row<T, S, RX, V>(ob + oi * out_stride + oj, acc[i],
+                                                             oj, O1, vout);
                     }
                 }
             }

@@ -128,6 +128,17 @@ def is_pointwise(K, O, M, r):
             and O0 + r0 <= M0 and O1 + r1 <= M1)
 
 
+def _caps(max_grid):
+    """The grid limits per axis, lowered to ``max_grid`` (an int for every
+    axis, or up to three, None: no cap) where given."""
+    caps = GRID_MAX
+    if max_grid is not None:
+        mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
+        mg = mg + (None,) * (3 - len(mg))
+        caps = tuple(c if m is None else max(1, min(c, int(m))) for c, m in zip(caps, mg))
+    return caps
+
+
 def launch_config(dtype, K, O, nbatch=1, max_grid=None, M=None, r=None):
     """:class:`LaunchConfig` for weights ``K = (K0, K1)``, output
     ``O = (O0, O1)`` and ``nbatch`` batch items.
@@ -145,12 +156,7 @@ def launch_config(dtype, K, O, nbatch=1, max_grid=None, M=None, r=None):
     O0, O1 = (int(o) for o in O)
     pointwise = (M is not None and r is not None
                  and is_pointwise((K0, K1), (O0, O1), M, r))
-    caps = GRID_MAX
-    if max_grid is not None:
-        mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
-        mg = mg + (None,) * (3 - len(mg))
-        caps = tuple(c if m is None else max(1, min(c, int(m))) for c, m in zip(caps, mg))
-    return _config(np.dtype(dtype), K0, K1, O0, O1, int(nbatch), caps, pointwise)
+    return _config(np.dtype(dtype), K0, K1, O0, O1, int(nbatch), _caps(max_grid), pointwise)
 
 
 @memoize(1024)
@@ -376,15 +382,23 @@ def small_config(dtype, K, O, nbatch=1, max_grid=None, geometry=None):
     O0, O1 = (int(o) for o in O)
     g = geometry or small_geometry(dtype, K0, K1)
     th, tw = small_tile(dtype, K0, K1, g)
-    caps = GRID_MAX
-    if max_grid is not None:
-        mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
-        mg = mg + (None,) * (3 - len(mg))
-        caps = tuple(c if m is None else max(1, min(c, int(m))) for c, m in zip(caps, mg))
+    caps = _caps(max_grid)
     grid = (max(1, min(-(-O1 // tw), caps[0])), max(1, min(-(-O0 // th), caps[1])),
             max(1, min(int(nbatch), caps[2])))
     return LaunchConfig(grid=grid, block=(g.bx, g.by, 1), along_row=1, tile=(th, tw),
                         kc0=K0, kc1=K1, shared_mem=0, xc0=K0, xc1=K1)
+
+
+def _batch(x, w, out):
+    """``(nbatch, x batch stride, out batch stride)`` of a direct entry
+    (:func:`launch_small`, :func:`launch_large`), its rows checked."""
+    if x.ndim == 3:
+        nbatch, xb, ob = x.shape[0], _elem_stride(x, 0, "x"), _elem_stride(out, 0, "out")
+    else:
+        nbatch, xb, ob = 1, 0, 0
+    for a, what in ((x, "x"), (w, "w"), (out, "out")):
+        _check_rows(a, what)
+    return nbatch, xb, ob
 
 
 def launch_small(module, x, w, out, r0, r1, flip, boundary, fillvalue, max_grid=None,
@@ -393,12 +407,7 @@ def launch_small(module, x, w, out, r0, r1, flip, boundary, fillvalue, max_grid=
     default: the table's) from ``module`` (holding that name expression):
     the tuner's and the tests' entry. Same arrays and meaning as
     :func:`launch_corr2d`."""
-    if x.ndim == 3:
-        nbatch, xb, ob = x.shape[0], _elem_stride(x, 0, "x"), _elem_stride(out, 0, "out")
-    else:
-        nbatch, xb, ob = 1, 0, 0
-    for a, what in ((x, "x"), (w, "w"), (out, "out")):
-        _check_rows(a, what)
+    nbatch, xb, ob = _batch(x, w, out)
     dtype = np.dtype(x.dtype)
     K0, K1 = w.shape
     code = boundary_code(boundary)
@@ -411,15 +420,6 @@ def launch_small(module, x, w, out, r0, r1, flip, boundary, fillvalue, max_grid=
 
 
 # ------------------------------------------------------------ corr2d_large
-def _caps(max_grid):
-    caps = GRID_MAX
-    if max_grid is not None:
-        mg = (max_grid,) * 3 if np.isscalar(max_grid) else tuple(max_grid)
-        mg = mg + (None,) * (3 - len(mg))
-        caps = tuple(c if m is None else max(1, min(c, int(m))) for c, m in zip(caps, mg))
-    return caps
-
-
 def large_smem_bytes(dtype, kr):
     """Dynamic shared memory of ``corr2d_large`` for chunks of ``kr`` tap
     rows (corr2d_large.cu: the input rows of the chunk at pitch SP, then
@@ -488,11 +488,6 @@ def launch_large(module, x, w, out, r0, r1, flip, boundary, fillvalue, max_grid=
     """``corr2d_large`` alone from ``module`` (holding its name expression),
     with weight chunks ``chunks = (kr, kc)`` (default :func:`large_chunks`):
     the tests' entry. Same arrays and meaning as :func:`launch_corr2d`."""
-    if x.ndim == 3:
-        nbatch, xb, ob = x.shape[0], _elem_stride(x, 0, "x"), _elem_stride(out, 0, "out")
-    else:
-        nbatch, xb, ob = 1, 0, 0
-    for a, what in ((x, "x"), (w, "w"), (out, "out")):
-        _check_rows(a, what)
+    nbatch, xb, ob = _batch(x, w, out)
     return _launch_large(module, x, w, out, r0, r1, flip, boundary_code(boundary), fillvalue,
                          nbatch, xb, ob, max_grid, chunks)

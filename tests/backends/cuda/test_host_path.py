@@ -103,14 +103,22 @@ _OLD_GENERIC = ("x_stride", "x_bstride", "M0", "M1", "w_stride", "K0", "K1", "ou
                 "kc0", "kc1", "xc0", "xc1")
 _OLD_SMALL = ("x_stride", "x_bstride", "M0", "M1", "out_stride", "out_bstride", "O0", "O1",
               "nbatch", "r0", "r1", "fillvalue")
+# corr2d_large's scalars before the struct; its weight chunk (kr, kc) is in kc0, kc1
+_OLD_LARGE = ("x_stride", "x_bstride", "M0", "M1", "w_stride", "K0", "K1", "out_stride",
+              "out_bstride", "O0", "O1", "nbatch", "r0", "r1", "fillvalue", "kc0", "kc1")
 
 # recorded from the 23-argument launches before the parameter struct (the
-# scalars in their old order; the small kernel then took its taps by value)
+# scalars in their old order; the small kernel then took its taps by value;
+# corr2d_large from its 20-argument launch before it took the struct)
 BEFORE = [
     (lambda cp: cc.correlate2d(cp.empty((4096, 4096), np.float32),
+                               cp.empty((31, 5), np.float32), "same", method="direct"),
+     "corr2d<float, float, false, false, 0, 8>", (128, 128, 1), (32, 4, 1), 10432,
+     [4096, 0, 4096, 4096, 5, 31, 5, 4096, 0, 4096, 4096, 1, -15, -2, 0.0, 0, 31, 5, 31, 5]),
+    (lambda cp: cc.correlate2d(cp.empty((4096, 4096), np.float32),
                                cp.empty((15, 15), np.float32), "same", method="direct"),
-     "corr2d<float, float, false, false, 0, 8>", (64, 256, 1), (8, 16, 1), 11040,
-     [4096, 0, 4096, 4096, 15, 15, 15, 4096, 0, 4096, 4096, 1, -7, -7, 0.0, 1, 15, 15, 15, 15]),
+     "corr2d_large<float, false, 0>", (32, 128, 1), (128, 1, 1), 33568,
+     [4096, 0, 4096, 4096, 15, 15, 15, 4096, 0, 4096, 4096, 1, -7, -7, 0.0, 15, 15]),
     (lambda cp: cc.convolve2d(cp.empty((1000, 777), np.float64), cp.empty((9, 4), np.float64),
                               "full", boundary="wrap"),
      "corr2d<double, double, true, false, 1, 4>", (25, 32, 1), (32, 8, 1), 12080,
@@ -143,7 +151,8 @@ def test_launch_arguments_as_before(cp, case):
     x, w, o, params = args
     assert type(x) is cp.ndarray and type(w) is cp.ndarray and o is out
     assert params.dtype == _launch.params_dtype(x.dtype)
-    fields = _OLD_SMALL if name.startswith("corr2d_small") else _OLD_GENERIC
+    fields = (_OLD_SMALL if name.startswith("corr2d_small") else
+              _OLD_LARGE if name.startswith("corr2d_large") else _OLD_GENERIC)
     assert {f: params[f].item() for f in fields} == dict(zip(fields, old))
     assert w.shape == (params["K0"], params["K1"]) and params["w_stride"] == w.shape[1]
 
