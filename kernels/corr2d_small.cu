@@ -180,11 +180,12 @@ CORRCONV_DI long long corrconv_floor_div(long long a, long long b) {
 // resident blocks of 128 threads asked of ptxas (scaled by 8 / BY for
 // other blocks: the same registers per thread): 3, i.e. up to 168
 // registers -- at 4 (128) the edge path of several sizes (5x7, 7x7 float32,
-// 6x5 float64, ...) spilled on sm_75 / sm_80
-#define CORRCONV_SMALL_MIN_BLOCKS 3
+// 6x5 float64, ...) spilled on sm_75 / sm_80; 2 (255) for float64 beyond
+// 35 taps, whose 7x7 edge path spilled 8 bytes at 168 on sm_86 / sm_89
+#define CORRCONV_SMALL_MIN_BLOCKS(T, K0, K1) ((sizeof(T) == 8 && (K0) * (K1) > 35) ? 2 : 3)
 
 template <typename T, bool FLIP, int BOUNDARY, int K0, int K1, int RY, int BY>
-__global__ void CORRCONV_LAUNCH_BOUNDS(16 * BY, CORRCONV_SMALL_MIN_BLOCKS * 8 / BY)
+__global__ void CORRCONV_LAUNCH_BOUNDS(16 * BY, CORRCONV_SMALL_MIN_BLOCKS(T, K0, K1) * 8 / BY)
 corr2d_small(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ out,
              const corrconv_params<typename corrconv_small_traits<T>::S> prm)
 {
