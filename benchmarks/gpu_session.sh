@@ -34,7 +34,7 @@ step env 20 bash -c "nvidia-smi; $py -c 'import cupy, numpy, scipy, corrconv_gpu
 print(cupy.__version__, numpy.__version__, scipy.__version__, corrconv_gpu.__version__); \
 print(cupy.cuda.runtime.getDeviceProperties(0)[\"name\"])'"
 step tune 180 "$py" benchmarks/gpu_tune.py --minutes 2.5 --out "$out/small_table.json"
-step pytest_gpu 140 "$py" -m pytest -m gpu -q -x -p no:cacheprovider
+step pytest_gpu 140 "$py" -m pytest -m gpu -q -x -rs -p no:cacheprovider
 step probe 70 "$py" benchmarks/gpu_probe.py --sizes 4096,8192 --dtypes float32,float16,float64 \
     --ks 1,3,5,7,15,31 --launches 20
 step overhead 30 "$py" benchmarks/gpu_probe.py --overhead
