@@ -146,6 +146,7 @@ def gpu_separable_cost(n0, n1, k0, k1, rank, dtype):
 
 
 def gpu_fft_cost(n0, n1, k0, k1, dtype, fast_float32=False):
+    from .._methods.fft import frame_work_dtype
     dtype = np.dtype(dtype)
     t = GPU_FFT_S_PER_ELEM * (n0 + k0 - 1) * (n1 + k1 - 1)
     if dtype.kind == "c":

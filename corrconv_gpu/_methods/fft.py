@@ -85,9 +85,9 @@ def _smooth_numbers(limit, primes=(2, 3, 5)):
 _SMOOTH = np.array(_smooth_numbers(1 << 16), dtype=np.int64)
 
 
-def _next_smooth(n):
-    """Smallest 2,3,5-smooth integer >= n."""
-    cand = _SMOOTH[_SMOOTH >= n]
+def _next_smooth(n, table=_SMOOTH):
+    """Smallest integer >= n in ``table`` (default: the 2,3,5-smooth ones)."""
+    cand = table[table >= n]
     if cand.size:
         return int(cand[0])
     # beyond the table: power of two
@@ -421,8 +421,7 @@ _SMOOTH7 = np.array(_smooth_numbers(1 << 20, primes=(2, 3, 5, 7)), dtype=np.int6
 def fast_len(n):
     """Smallest 2,3,5,7-smooth length >= n: the sizes cuFFT transforms with
     its fast kernels (and pocketfft too)."""
-    cand = _SMOOTH7[_SMOOTH7 >= n]
-    return int(cand[0]) if cand.size else 1 << (int(n) - 1).bit_length()
+    return _next_smooth(n, _SMOOTH7)
 
 
 def frame_work_dtype(dtype, fast_float32):
@@ -431,12 +430,8 @@ def frame_work_dtype(dtype, fast_float32):
     of the tiled method, :func:`_work_itemsize`); real data take real
     transforms."""
     dtype = np.dtype(dtype)
-    if dtype == np.float16:
-        return np.dtype(np.float32)
-    single = fast_float32 and dtype in (np.dtype(np.float32), np.dtype(np.complex64))
-    if dtype.kind == "c":
-        return np.dtype(np.complex64 if single else np.complex128)
-    return np.dtype(np.float32 if single else np.float64)
+    size = 4 if dtype == np.float16 else _work_itemsize(dtype, fast_float32)
+    return np.dtype(f"c{2 * size}" if dtype.kind == "c" else f"f{size}")
 
 
 def whole_frame_fits(ext_shape):

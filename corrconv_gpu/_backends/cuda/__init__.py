@@ -115,18 +115,18 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
     # transforms whole frames where they fit (one kernel spectrum per call)
     (r0, r1) = plan.offset
     ext_shape = (o0 + k0 - 1, o1 + k1 - 1)
-    spectrum = None
+    spectrum, fft = None, dev.fft()
     if method == "fft":
         from ..._methods import fft as _fft
         if _fft.whole_frame_fits(ext_shape):
             spectrum = _fft.frame_spectrum(wd, ext_shape, plan.flip, plan.conj,
                                            _fft.frame_work_dtype(dtype, fast_float32),
-                                           xp=xp, fft=dev.fft())
+                                           xp=xp, fft=fft)
     for b in range(frames.shape[0]):
         ext = extended_block(frames[b], (r0, r0 + o0 + k0 - 1), (r1, r1 + o1 + k1 - 1),
                              plan.boundary, fill, xp=xp)
         if spectrum is not None:
-            _fft.fft_correlate_frame(ext, spectrum, outs[b], fft=dev.fft())
+            _fft.fft_correlate_frame(ext, spectrum, outs[b], fft=fft)
         elif method == "separable":
             from ..._methods.separable import separable_correlate_window
             separable_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b],
@@ -135,7 +135,7 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
         else:
             from ..._methods.fft import fft_correlate_window
             fft_correlate_window(ext, 0, 0, wd, plan.flip, plan.conj, outs[b], 0, 0,
-                                 o0, o1, xp=xp, fft=dev.fft(), fast_float32=fast_float32)
+                                 o0, o1, xp=xp, fft=fft, fast_float32=fast_float32)
     return out
 
 
