@@ -210,7 +210,7 @@ def run(plan, x, w, method, fast_float32, signature=None):
     return out
 
 
-def run_planes(plan, x, w, pmap, out_dtype):
+def run_planes(plan, x, w, pmap, out_dtype, out=None):
     """A filter over more than two axes in one pass, where the CPU runs it:
     output plane ``o`` sums the plan's 2-D filter of input planes
     ``x[pmap[o, l]]`` (-1: the fill value) with ``w[l]``, over ``l``.
@@ -219,7 +219,9 @@ def run_planes(plan, x, w, pmap, out_dtype):
     (Q, O0, O1) in the plan's compute dtype or float32 (see the CPU
     backend's ``execute_planes``), or None where this does not apply (a
     device backend, types or sizes the kernel does not take): the caller
-    then runs one :func:`run` per leading tap."""
+    then runs one :func:`run` per leading tap. ``out``: an array the result
+    may be written into (and returned) where it has the result's shape,
+    dtype and layout."""
     if is_cupy_array(x):
         return None
     macs = float(pmap.shape[0]) * math.prod(plan.out_shape) * w.size
@@ -227,7 +229,7 @@ def run_planes(plan, x, w, pmap, out_dtype):
     if select(False, macs, nbytes) != "cpu":
         return None
     from .._backends import cpu
-    return cpu.execute_planes(plan, x, w, pmap, out_dtype)
+    return cpu.execute_planes(plan, x, w, pmap, out_dtype, out)
 
 
 def run_prepared(signature, sizes_, x, w, method, fast_float32):

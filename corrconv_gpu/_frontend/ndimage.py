@@ -54,7 +54,7 @@ def _skip_tiny(w):
 
 
 def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
-             method, fast_float32, signature=None):
+             method, fast_float32, signature=None, into=None):
     """Filter ``x`` along ``active`` with ``w`` of ``x.ndim`` dims; the result
     in ``cdt``.
 
@@ -62,14 +62,15 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
     every line, a 2-D one a (B, H, W) stack; one backend call either way.
     More filtered axes: :func:`_execute_nd`. ``signature``: the call's key
     in ``_CALLS`` (its layout is then kept, and the dispatcher keeps the
-    device launch prepared for it).
+    device launch prepared for it). ``into``: the caller's ``output`` array,
+    which a path may write and return instead of a new array.
     """
     xp = array_namespace(x)
     if method == "auto" and out_dtype.kind in "biu":
         method = "direct"
     if len(active) > 2:
         return _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
-                           method, fast_float32)
+                           method, fast_float32, into)
     shape = x.shape
     lay = _LAYOUTS.peek(signature) if signature is not None else None
     if lay is None:
@@ -148,12 +149,14 @@ def _extend(x, w, axes, origins, boundary, cval, cdt):
     return xe
 
 
-def _planes(x, w, active, origins, flip, boundary, cval, cdt, out_dtype):
+def _planes(x, w, active, origins, flip, boundary, cval, cdt, out_dtype, into=None):
     """The direct filter over more than two axes in one pass of the CPU's
     planes kernel (:func:`corrconv_gpu._dispatch.run_planes`); None where
     that does not run. The last two filtered axes move last; every other
     axis is a leading one (an unfiltered axis has one tap). Leading taps
-    whose weights are all zero are left out (SciPy skips zero weights)."""
+    whose weights are all zero are left out (SciPy skips zero weights). The
+    kernel writes ``into`` (returned) where it takes it: a C-contiguous
+    array apart from ``x`` with the filtered axes last."""
     if not isinstance(x, np.ndarray):
         return None
     last = active[-2:]
@@ -171,14 +174,21 @@ def _planes(x, w, active, origins, flip, boundary, cval, cdt, out_dtype):
         return np.zeros(x.shape, dtype=cdt)
     plan = plan_ndimage(frame, w3.shape[1:], tuple(origins[a] for a in last), flip,
                         boundary, cval, cdt)
-    out = run_planes(plan, xm.reshape((-1,) + frame), w3[keep], pmap[:, keep], out_dtype)
+    dest = None
+    if (isinstance(into, np.ndarray) and last == [x.ndim - 2, x.ndim - 1]
+            and into.flags.c_contiguous and not np.may_share_memory(into, x)):
+        dest = into.reshape((-1,) + frame)
+    out = run_planes(plan, xm.reshape((-1,) + frame), w3[keep], pmap[:, keep], out_dtype,
+                     dest)
     if out is None:
         return None
+    if out is dest:
+        return into
     return np.ascontiguousarray(np.moveaxis(out.reshape(xm.shape), (-2, -1), last))
 
 
 def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype, method,
-                fast_float32):
+                fast_float32, into=None):
     """More than two filtered axes. 'fft': whole-array transforms of the input
     extended along the filtered axes. 'direct': on the CPU, the planes kernel
     (:func:`_planes`); elsewhere, for every tap of the leading filtered axes,
@@ -194,7 +204,7 @@ def _execute_nd(x, w, active, origins, flip, boundary, cval, cdt, out_dtype, met
         conj = (not flip) and np.dtype(cdt).kind == "c"
         return fftn_correlate_valid(xe, xp.asarray(w, dtype=cdt),
                                     active, flip, conj, xp=xp).astype(cdt, copy=False)
-    out = _planes(x, w, active, origins, flip, boundary, cval, cdt, out_dtype)
+    out = _planes(x, w, active, origins, flip, boundary, cval, cdt, out_dtype, into)
     if out is not None:
         return out
     lead, last = active[:-2], active[-2:]
@@ -301,7 +311,7 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
         _CALLS.put(key, (complex_output, cdt, out_dtype, expand, active, origins, boundary,
                          cval))
     out = _execute(x, _skip_tiny(w), active, origins, convolution, boundary, cval,
-                   cdt, out_dtype, method, fast_float32)
+                   cdt, out_dtype, method, fast_float32, into=array)
     return _output.deliver(out, array, out_dtype, cast_c_nd)
 
 

@@ -67,10 +67,11 @@ def deliver(result, array, dtype, cast):
     """Return ``cast(result, dtype)``, written into ``array`` when one was given.
 
     ``result`` is a new array (never a view of the input), so writing it into
-    an ``array`` that shares memory with the input is safe.
+    an ``array`` that shares memory with the input is safe; or ``array``
+    itself, which a path wrote in place (never where it overlaps the input).
     """
     res = cast(result, dtype)
-    if array is None:
+    if array is None or res is array:
         return res
     xp = array_namespace(array)
     xp.copyto(array, res, casting="unsafe")

@@ -97,6 +97,35 @@ def test_dtypes_and_outputs(rng):
                theirs(xc, wc, mode="constant", cval=1 - 2j), xc, wc)
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_output_array_written_in_place(dt, rng, monkeypatch):
+    """A C-contiguous ``output`` apart from the input is written by the planes
+    kernel itself (no second array, no copy); an output that is the input,
+    or a strided one, still gets SciPy's values."""
+    from corrconv_gpu._backends import cpu
+    x = rng.standard_normal((6, 9, 10)).astype(dt)
+    w = rng.standard_normal((3, 3, 3))
+    want = ndi.correlate(x, w, mode="mirror")
+    seen = []
+    real = cpu.execute_planes
+    monkeypatch.setattr(cpu, "execute_planes",
+                        lambda *a: seen.append(a[-1]) or real(*a))
+    out = np.full(x.shape, np.nan, dt)
+    assert cnd.correlate(x, w, output=out, mode="mirror") is out
+    assert seen[-1] is not None and np.shares_memory(seen[-1], out)
+    np.testing.assert_array_equal(out, want)
+    x0 = x.copy()
+    same = x.copy()
+    assert cnd.correlate(same, w, output=same, mode="mirror") is same   # overlaps its input
+    assert seen[-1] is None
+    np.testing.assert_array_equal(same, want)
+    np.testing.assert_array_equal(x, x0)
+    wide = np.full((6, 9, 20), np.nan, dt)
+    assert cnd.correlate(x, w, output=wide[:, :, ::2], mode="mirror").base is wide
+    np.testing.assert_array_equal(wide[:, :, ::2], want)
+    assert np.isnan(wide[:, :, 1::2]).all()
+
+
 @pytest.mark.parametrize("mode", ["reflect", "constant", "wrap", "grid-mirror", "nearest"])
 def test_cpu_planes_kernel_equals_scipy_bitwise(mode, rng, monkeypatch):
     """The CPU's one-pass kernel sums in SciPy's order: float64 and float32

@@ -111,7 +111,7 @@ def planes_capable(n0, k0, k1):
     return capable(n0, k0, k1, np.dtype(np.float64))
 
 
-def execute_planes(plan, x, w, pmap, out_dtype):
+def execute_planes(plan, x, w, pmap, out_dtype, out=None):
     """A filter over more than two axes in one pass of the direct kernel:
     output plane ``o`` (of ``plan.out_shape``) is the sum over ``l`` of the
     plan's 2-D filter of input plane ``pmap[o, l]`` of ``x`` (P, M0, M1)
@@ -120,6 +120,8 @@ def execute_planes(plan, x, w, pmap, out_dtype):
     Returns (Q, O0, O1) in the compute dtype, or in float32 where
     ``out_dtype`` is float32 and the sum float64 (one rounding, as C's cast);
     None where the kernel does not apply (see ``direct.prepare_planes``).
+    Written into ``out`` (and that returned) where it is such an array,
+    C-contiguous and writeable.
     """
     from .direct import PLANES_INPUTS, fill_key, prepare_planes
     cdt = plan.compute_dtype
@@ -134,7 +136,10 @@ def execute_planes(plan, x, w, pmap, out_dtype):
                             fill_key(plan.fillvalue))
     if launch is None:
         return None
-    out = np.empty((pmap.shape[0], n0, n1), dtype=odt)
+    shape = (pmap.shape[0], n0, n1)
+    if not (isinstance(out, np.ndarray) and out.shape == shape and out.dtype == odt
+            and out.flags.c_contiguous and out.flags.writeable):
+        out = np.empty(shape, dtype=odt)
     launch(np.ascontiguousarray(x, dtype=xdt), w, np.ascontiguousarray(pmap, dtype=np.int64),
            out)
     return out

@@ -85,7 +85,7 @@ def _setup(xr0, xc0, n0, n1, K0, K1, shape, boundary, dt, exact_min, acc_bytes):
     # input rows and staged output rows
     if exact:
         variant = ("exact", K0, K1)
-        nacc, nrow_out = exact_ring_rows(K0) * (ch + K1 - 1), EXACT_ROWS * EXACT_CHUNK
+        nacc, nrow_out = exact_ring_rows(K0) * (ch + K1 - 1), EXACT_ROWS * _dk.TMP_STRIDE
     else:
         variant = ("ring", taps(K1))
         nacc, nrow_out = K0 * ch, ch + K1 - 1
@@ -258,7 +258,7 @@ def _prepare_planes(shape, xdt, xr0, xc0, wshape, flip, conj, n0, n1, dt, odt, b
     fn = kernel(dt, ("planes", K0, K1, xdt, odt))
     pm = _address(maps)
     rows = _dk.PLANES_ROWS
-    nring, ntmp = (rows + K0 - 1) * (ch + K1 - 1), 2 * rows * EXACT_CHUNK
+    nring, ntmp = (rows + K0 - 1) * (ch + K1 - 1), 2 * rows * _dk.TMP_STRIDE
     conj = conj and dt.kind == "c"
     item, plane = dt.itemsize, n0 * n1
 
