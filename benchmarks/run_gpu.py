@@ -1,4 +1,4 @@
-"""GPU benchmark: corrconv_gpu's CUDA backend against CuPy and PyTorch, or, without
+"""GPU benchmark: corrconv_gpu's CUDA backend against CuPy, PyTorch and cuCIM, or, without
 a GPU, the emulator's traffic table and the roofline model's prediction.
 
 Usage (from the repository root)::
@@ -90,13 +90,16 @@ def main_measured(args, fake):
         spec = harness.device_spec(args)
     stem = "gpu_fake" if fake else "gpu"
     args.stem = stem
-    libs = peers.libraries(env, with_torch=not args.no_torch)
-    log(("FAKE GPU (emulator, perf_counter timing, peers = SciPy stand-ins, torch skipped): "
-         "exercises the GPU branch only") if fake else f"GPU: {report.spec_line(spec)}")
+    libs = peers.libraries(env, with_torch=not args.no_torch, with_cucim=not args.no_cucim)
+    log(("FAKE GPU (emulator, perf_counter timing, peers = SciPy stand-ins, torch and cuCIM "
+         "skipped): exercises the GPU branch only") if fake
+        else f"GPU: {report.spec_line(spec)}")
     log(f"grid: sizes {args.sizes}, dtypes {args.dtypes}, K {args.ks}, mode 'same'; "
         f"libraries {list(libs)}; repeat {args.repeat}, budget {args.budget} s, batch {args.batch}")
-    if not fake and env.torch is None:
+    if not fake and "torch" not in libs:
         log(f"torch: {env.torch_why or 'off (--no-torch)'}")
+    if not fake and "cucim_ndimage" not in libs:
+        log(f"cucim: {env.cucim_why or 'off (--no-cucim)'}")
     os.makedirs(args.out, exist_ok=True)
     try:
         results = harness.run_measured(args, env, spec)
@@ -157,10 +160,11 @@ def parse_args(argv=None):
     ap.add_argument("--fake-gpu-with-emulator", action="store_true", dest="fake",
                     help="run the GPU branch on use_backend('emulated') with perf_counter "
                          f"timing on a tiny grid (sizes {FAKE['sizes']}, ks {FAKE['ks']}); "
-                         "SciPy stands in for the cupyx peers, torch is skipped")
+                         "SciPy stands in for the cupyx peers, torch and cuCIM are skipped")
     ap.add_argument("--model", action="store_true",
                     help="the no-GPU output (traffic table + MODEL) even where a GPU exists")
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    ap.add_argument("--no-cucim", action="store_true", help="leave cuCIM out")
     ap.add_argument("--skip-slow-peers-above", type=float, default=10.0, metavar="SECONDS",
                     help="skip a peer for larger K (same size, dtype) once its first call "
                          "took longer (default 10; 0 = never)")

@@ -6,9 +6,13 @@ one call (``--batch B``: B back-to-back calls, time / B). Every library is
 called once per point untimed first (warm-up, cuDNN's algorithm search, and
 the result check against ours), then the libraries run interleaved, the order
 rotating each round, until ``--repeat`` runs or ``--budget`` seconds each; the
-table shows medians. A failing call (out of memory, unsupported dtype) is
-recorded and the run goes on. ``--fake-gpu-with-emulator``: the same on the
-CPU emulator, timed with ``perf_counter``.
+table shows medians. A device-to-device copy of the input (``x.copy()``)
+takes part in the same rounds, under the same rules: the point's ``copy_s``,
+a bound measured on the same device in the same conditions (one read and one
+write of N^2 elements, what a 'same' correlation cannot go below). A failing
+call (out of memory, unsupported dtype) is recorded and the run goes on.
+``--fake-gpu-with-emulator``: the same on the CPU emulator, timed with
+``perf_counter`` (the copy: ``np.copy``).
 
 Without a GPU: the emulator traffic table (``benchmarks/emu_traffic.py`` run
 as a subprocess) and the roofline PREDICTION of ``corrconv_gpu._dispatch.cost`` for
@@ -149,7 +153,7 @@ class Env:
         else:
             import cupy
             self.xp, self.backend = cupy, "cuda"
-        peers.load(self)   # .signal, .ndimage, .torch (+ why not), .peer_note
+        peers.load(self)   # .signal, .ndimage, .torch, .cucim (+ why not), .peer_note
 
     def sync(self):
         if not self.fake:
@@ -220,10 +224,15 @@ def _spy_auto(call):
 
 # ----------------------------------------------------------------- running
 
+COPY = "copy"   # the input's copy in time_point's rounds (not a library)
+
+
 def time_point(env, libs, x, w, args, skip):
-    """One point: untimed first call of each library (warm-up + check), then
-    interleaved timed rounds. Returns {lib: record}."""
+    """One point: untimed first call of each library and of the input's copy
+    (warm-up + check), then interleaved timed rounds. Returns ({lib: record},
+    the copy's record)."""
     recs = {name: {"times": [], "host_times": [], "skipped": name in skip} for name in libs}
+    copy_rec = {"times": [], "host_times": []}
     calls = {}
     for name, make in libs.items():
         if name in skip:
@@ -262,6 +271,18 @@ def time_point(env, libs, x, w, args, skip):
             calls.pop(name)
             env.free()
     del ref   # (if ours failed, the others are still timed, unchecked)
+    # the copy joins the rounds after the checks: its result is not a correlation
+    copy_call = (lambda: np.copy(x)) if env.fake else x.copy
+    try:
+        env.sync()
+        copy_call()
+        env.sync()
+        calls[COPY] = copy_call
+    except Exception as exc:
+        copy_rec["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        log(f"    {COPY} failed: {copy_rec['error']}")
+        env.free()
+    recs[COPY] = copy_rec
     rnd = 0
     while calls:
         active = [n for n in calls
@@ -284,18 +305,19 @@ def time_point(env, libs, x, w, args, skip):
             rec["times"].append(dt)
             rec["host_times"].append(host)
         rnd += 1
+    del recs[COPY]
     tol = TOL.get(str(x.dtype), 1e-5)
-    for rec in recs.values():
+    for rec in list(recs.values()) + [copy_rec]:
         rec["runs"] = len(rec["times"])
         rec["median"] = statistics.median(rec["times"]) if rec["times"] else None
         rec["host_median"] = statistics.median(rec["host_times"]) if rec["host_times"] else None
         if "err" in rec:
             rec["check_ok"] = bool(rec["err"] <= tol)
-    return recs
+    return recs, copy_rec
 
 
 def run_measured(args, env, spec):
-    libs = peers.libraries(env, with_torch=not args.no_torch)
+    libs = peers.libraries(env, with_torch=not args.no_torch, with_cucim=not args.no_cucim)
     results = {"meta": meta(args, env, spec, list(libs)), "points": []}
     tmp_path = os.path.join(args.out, f"{args.stem}.json.tmp")
     t_start = time.perf_counter()
@@ -308,13 +330,16 @@ def run_measured(args, env, spec):
                 w = env.xp.asarray(rng.standard_normal((k, k)).astype(dt))
                 skip = {p for p, k0 in slow_k.items() if k > k0}
                 t0 = time.perf_counter()
-                recs = time_point(env, libs, x, w, args, skip)
+                recs, copy_rec = time_point(env, libs, x, w, args, skip)
                 for p in PEERS:
                     rec = recs.get(p)
                     if (rec and rec.get("first_call_s") and args.skip_slow_peers_above
                             and rec["first_call_s"] > args.skip_slow_peers_above):
                         slow_k[p] = min(slow_k.get(p, k), k)
                 pt = point_record(n, dt, k, recs)
+                pt["copy_s"], pt["copy_runs"] = copy_rec["median"], copy_rec["runs"]
+                if copy_rec.get("error"):
+                    pt["copy_error"] = copy_rec["error"]
                 pt["wall_s"] = time.perf_counter() - t0
                 results["points"].append(pt)
                 log(format_progress(pt, spec))
@@ -370,7 +395,9 @@ def meta(args, env, spec, libs):
          "grid": {"sizes": args.sizes, "dtypes": args.dtypes, "ks": args.ks, "modes": ["same"]},
          "tolerance": TOL,
          "bytes": "2 * N^2 * itemsize (input read + output write)",
-         "flops": "2 * K^2 * N^2 (one FMA per tap per output)"}
+         "flops": "2 * K^2 * N^2 (one FMA per tap per output)",
+         "copy": "copy_s: median time of x.copy() (device to device; np.copy when "
+                 "emulated), timed in the same interleaved rounds as the libraries"}
     try:
         import cupy
         m["cupy"] = cupy.__version__
@@ -398,6 +425,11 @@ def meta(args, env, spec, libs):
                           "cudnn_benchmark": t.backends.cudnn.benchmark}
         else:
             m["torch_absent"] = env.torch_why
+        m["cucim"] = None
+        if env.cucim is not None:
+            m["cucim"] = {"version": env.cucim_version, "module": env.cucim.__name__}
+        else:
+            m["cucim_absent"] = env.cucim_why
         for nm in ("signal_why", "ndimage_why"):
             if hasattr(env, nm):
                 m[nm] = getattr(env, nm)
