@@ -15,7 +15,10 @@ from corrconv_gpu._backends.cpu import direct as _direct
 from corrconv_gpu._backends.cpu import direct_kernel as _direct_kernel
 from corrconv_gpu._backends.cpu import native as _native
 
-DTYPES = [np.float32, np.float64, np.complex64, np.complex128, np.int64]
+# each dtype compiles its own kernels: complex64 and int64 (whose sums the
+# other tests of this file also cover) sweep every size in the slow suite
+DTYPES = [np.float32, np.float64, np.complex128] + [
+    pytest.param(d, marks=pytest.mark.slow) for d in (np.complex64, np.int64)]
 BOUNDARIES = ["constant", "wrap", "symmetric", "mirror", "nearest"]
 
 
