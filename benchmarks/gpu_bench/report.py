@@ -316,8 +316,8 @@ def goals(results, model=False):
                else f"N/A   {text}: {LABEL['cupyx_ndimage']} not {absent}")
 
     present = [p for p in PEERS if p in libs]
-    text = (f"never slower than any peer at any point (peer / ours >= {GOAL_PEERS:g}"
-            + "".join(f"; {', '.join(SHORT[p] for p in present)}" for _ in present[:1]) + ")")
+    names = f"; {', '.join(SHORT[p] for p in present)}" if present else ""
+    text = f"never slower than any peer at any point (peer / ours >= {GOAL_PEERS:g}{names})"
     out.append(_judged(text, pts, _no_peer_faster(present)) if present
                else f"N/A   {text}: no peer {absent}")
     return "\n".join(out)
