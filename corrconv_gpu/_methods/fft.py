@@ -21,6 +21,7 @@ import threading
 import numpy as np
 
 from .._boundary import extended_block
+from .._util.arrays import is_cupy_array, to_numpy
 from .._util.memo import memoize
 
 __all__ = ["fft_correlate_window", "fft_cost_estimate", "plan_tiles", "frame_spectrum",
@@ -228,29 +229,35 @@ def _workspace(shape, dtype):
     return buf[:n].reshape(shape)
 
 
-#: Kernel spectra kept (NumPy): the last few, each at most this many bytes.
+#: Kernel spectra kept: the last few. A host spectrum is kept if at most
+#: SPECTRUM_CACHE_MAX_BYTES; device spectra (whole-frame transforms, as
+#: costly as the image's) are kept up to DEVICE_SPECTRUM_CACHE_BYTES in all.
 SPECTRUM_CACHE_ENTRIES = 4
 SPECTRUM_CACHE_MAX_BYTES = 8 << 20
+DEVICE_SPECTRUM_CACHE_BYTES = 1 << 30
 _SPECTRA = collections.OrderedDict()
 _SPECTRA_LOCK = threading.Lock()
 
 
-def _spectrum_cached(key, compute):
+def _spectrum_cached(key, compute, device=False):
     """The kernel spectrum for ``key`` (the weights' bytes, dtype, shape,
-    flip, conj, FFT lengths and work dtype), computed by ``compute()`` on a
-    miss.  A stack of frames, or a video filtered frame by frame with one
-    kernel, transforms the kernel once.  Read-only."""
+    flip, conj, FFT lengths, work dtype and, for ``device`` spectra, the
+    device), computed by ``compute()`` on a miss.  A stack of frames, or a
+    video filtered frame by frame with one kernel, transforms the kernel
+    once.  Never written to."""
     with _SPECTRA_LOCK:
-        H = _SPECTRA.get(key)
-        if H is not None:
+        hit = _SPECTRA.get(key)
+        if hit is not None:
             _SPECTRA.move_to_end(key)
-            return H
+            return hit[0]
     H = compute()
-    H.flags.writeable = False
-    if H.nbytes <= SPECTRUM_CACHE_MAX_BYTES:
+    if not device:
+        H.flags.writeable = False
+    if H.nbytes <= (DEVICE_SPECTRUM_CACHE_BYTES if device else SPECTRUM_CACHE_MAX_BYTES):
         with _SPECTRA_LOCK:
-            _SPECTRA[key] = H
-            while len(_SPECTRA) > SPECTRUM_CACHE_ENTRIES:
+            _SPECTRA[key] = (H, device)
+            while len(_SPECTRA) > SPECTRUM_CACHE_ENTRIES or sum(
+                    h.nbytes for h, d in _SPECTRA.values() if d) > DEVICE_SPECTRUM_CACHE_BYTES:
                 _SPECTRA.popitem(last=False)
     return H
 
@@ -442,14 +449,26 @@ def frame_spectrum(w, ext_shape, flip, conj, work, *, xp, fft):
     """``(lengths, spectrum, real)`` of the weights for whole-frame correlation of
     extended frames of ``ext_shape``: the kernel of the linear convolution
     that gives the correlation (``w`` reversed unless ``flip``, conjugated
-    when ``conj``), transformed once per call and shared by every frame."""
+    when ``conj``), shared by every frame and kept for later calls with the
+    same weights (:func:`_spectrum_cached`; device weights are read back for
+    the key: a copy of K0*K1 values, on a path that reads the image's
+    values anyway -- its finiteness)."""
     lengths = tuple(fast_len(n) for n in ext_shape)
-    v = w if flip else w[::-1, ::-1]
-    if conj:
-        v = xp.conj(v)
-    v = v.astype(work, copy=False)
     real = work.kind == "f"
-    return lengths, (fft.rfft2(v, lengths) if real else fft.fft2(v, lengths)), real
+    conj = bool(conj) and np.dtype(w.dtype).kind == "c"
+
+    def compute():
+        v = w if flip else w[::-1, ::-1]
+        if conj:
+            v = xp.conj(v)
+        v = v.astype(work, copy=False)
+        return fft.rfft2(v, lengths) if real else fft.fft2(v, lengths)
+
+    device = is_cupy_array(w)
+    host = np.ascontiguousarray(to_numpy(w))
+    key = (host.tobytes(), host.dtype.str, host.shape, bool(flip), conj, lengths, work.str,
+           w.device.id if device else None)
+    return lengths, _spectrum_cached(key, compute, device), real
 
 
 def fft_correlate_frame(ext, spectrum, out, *, fft):

@@ -1,8 +1,10 @@
 """The GPU path's whole-frame FFT (corrconv_gpu._methods.fft.frame_spectrum /
 fft_correlate_frame), run here through the emulated backend with scipy.fft in
 place of cupy.fft: fast lengths, the transforms' dtypes, every result dtype
-against the reference, one kernel spectrum per call, and the tiles where a
-frame is too large."""
+against the reference, one kernel spectrum per call (kept for the next call
+with the same weights), and the tiles where a frame is too large."""
+import collections
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,71 @@ def test_one_spectrum_per_call_and_tiles_for_large_frames(monkeypatch):
         tiled = cc.correlate2d(x, w, "same", method="fft", axes=(-2, -1))
     assert calls["tiles"] == 4 and calls["frame"] == 4
     np.testing.assert_allclose(whole, tiled, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", [pytest.param("emulated", id="emulated"),
+                                     pytest.param("cuda", id="cuda", marks=pytest.mark.gpu)])
+def test_kernel_spectrum_kept_across_calls_and_renewed_when_weights_change(backend,
+                                                                           monkeypatch):
+    xp = np if backend == "emulated" else pytest.importorskip("cupy")
+    made = []
+    kept = _fft._spectrum_cached
+
+    def counting(key, compute, device=False):
+        def counted():
+            made.append(key)
+            return compute()
+        return kept(key, counted, device)
+
+    monkeypatch.setattr(_fft, "_spectrum_cached", counting)
+    monkeypatch.setattr(_fft, "_SPECTRA", collections.OrderedDict())
+    rng = np.random.default_rng(8)
+    xh = rng.random((2, 40, 37)).astype(np.float32)
+    wh = rng.standard_normal((7, 6)).astype(np.float32)
+    x, w = xp.asarray(xh), xp.asarray(wh)
+
+    def run(fn):
+        with cc.use_backend(backend):
+            got = fn(x, w, "same", method="fft", axes=(-2, -1))
+        return got if xp is np else got.get()
+
+    def check(got, ref_fn):
+        for b in range(2):
+            want = ref_fn(xh[b].astype(np.float64), wh.astype(np.float64), "same")
+            assert np.abs(got[b] - want).max() <= 1e-5 * np.abs(wh).sum()
+
+    first, again = run(cc.correlate2d), run(cc.correlate2d)
+    assert len(made) == 1 and np.array_equal(first, again)
+    check(first, reference.correlate2d)
+    check(run(cc.convolve2d), reference.convolve2d)   # another spectrum (flipped)
+    assert len(made) == 2
+    w[3, 2] += 1                                      # changed in place: a new spectrum
+    wh[3, 2] += 1
+    check(run(cc.correlate2d), reference.correlate2d)
+    assert len(made) == 3
+    assert len(_fft._SPECTRA) == 3
+
+
+def test_device_spectra_kept_up_to_their_byte_budget(monkeypatch):
+    monkeypatch.setattr(_fft, "_SPECTRA", collections.OrderedDict())
+    monkeypatch.setattr(_fft, "DEVICE_SPECTRUM_CACHE_BYTES", 3000)
+    monkeypatch.setattr(_fft, "SPECTRUM_CACHE_MAX_BYTES", 100)
+    made = []
+
+    def spectrum(n):
+        def compute():
+            made.append(n)
+            return np.zeros(n, np.complex128)       # n * 16 bytes
+        return compute
+
+    for n in (100, 60, 100):                         # 1600 + 960 <= 3000; then 1600 more
+        _fft._spectrum_cached(("d", n), spectrum(n), device=True)
+    assert made == [100, 60] and list(_fft._SPECTRA) == [("d", 60), ("d", 100)]
+    _fft._spectrum_cached(("d", 120), spectrum(120), device=True)   # 1920: the rest go
+    assert list(_fft._SPECTRA) == [("d", 120)]
+    _fft._spectrum_cached(("d", 200), spectrum(200), device=True)   # over the budget: not kept
+    _fft._spectrum_cached(("h", 10), spectrum(10))                  # host: 160 > 100 bytes
+    assert list(_fft._SPECTRA) == [("d", 120)] and made[-2:] == [200, 10]
 
 
 def test_float16_is_fft_capable_on_the_gpu_path_but_never_separable():
