@@ -12,6 +12,9 @@ Both sum every output in the same naive order without FMA contraction, so
 their results are bitwise equal and independent of band split and threads.
 """
 
+import platform
+
+
 def taps(K1):
     """The tap-group sizes T the K1 taps of a row are cut into (groups of 4)."""
     K1 = int(K1)
@@ -459,8 +462,7 @@ def _planes_body(K0, K1, R):
         f"                    for r in range({R}):",
         "                        oo = ob + np.uint64(r) * uso",
         f"                        ot = np.uint64((m * {R} + r) * {CH})",
-        "                        for j in range(jn):",
-        "                            of[oo + j] = tmp[ot + j]",
+        "                        _out_row(op, oo, tmpp, ot, jn, nt)",
         "                j0 += cw",
         f"            if i + {R} >= n0:",
         "                break",
@@ -503,8 +505,95 @@ def source_planes(K0, K1):
                 [f"_Q{q} = np.uint64({q})" for q in range(max(EXACT_MAX, R))]
                 + [f"_T{r} = np.uint64({r * TMP_STRIDE})" for r in range(R)]
                 + ["_Z = np.uint64(0)"]))
+            .replace("@STORES@", _STREAM_STORES.replace("@STREAM@", str(_STREAM_ARCH)))
+            .replace("@STREAM_MIN@", str(STREAM_MIN_ELEMS))
             .replace("@NR@", str(R + K0 - 1)).replace("@R@", str(2 * R))
             .replace("@CH@", str(TMP_STRIDE)).replace("@BODY@", "\n".join(_planes_body(K0, K1, R))))
+
+
+#: Outputs of at least this many elements are written by the planes kernel
+#: with streaming stores on x86-64 (float64 sums into float32 outputs): the
+#: lines are not read before they are written, a third less memory traffic
+#: for a volume that does not fit in the caches; smaller ones stay cached.
+STREAM_MIN_ELEMS = 1 << 22
+_STREAM_ARCH = platform.machine().lower() in ("x86_64", "amd64")
+
+# Streaming stores for the planes kernel's output rows, in its source (so the
+# compiled-kernel cache key covers them). _out_row(op, oo, tp, to, n, nt):
+# op[oo:oo + n] = tp[to:to + n] (cast as an assignment casts); with nt, for
+# float64 -> float32, 16 values per 64-byte non-temporal store where aligned.
+_STREAM_STORES = '''
+from llvmlite import ir as _ir
+from numba import types as _types
+from numba.core import cgutils as _cgutils
+from numba.extending import intrinsic as _intrinsic, overload as _overload
+
+_STREAM = @STREAM@
+
+
+@_intrinsic
+def _addr(typingctx, p):
+    def codegen(context, builder, sig, args):
+        return builder.ptrtoint(args[0], _ir.IntType(64))
+    return _types.uint64(p), codegen
+
+
+@_intrinsic
+def _store16(typingctx, op, oo, tp, to):
+    def codegen(context, builder, sig, args):
+        vd = _ir.VectorType(_ir.DoubleType(), 16)
+        vf = _ir.VectorType(_ir.FloatType(), 16)
+        v = builder.load(builder.bitcast(builder.gep(args[2], [args[3]]), vd.as_pointer()),
+                         align=8)
+        st = builder.store(builder.fptrunc(v, vf),
+                           builder.bitcast(builder.gep(args[0], [args[1]]), vf.as_pointer()),
+                           align=64)
+        st.set_metadata("nontemporal",
+                        builder.module.add_metadata([_ir.Constant(_ir.IntType(32), 1)]))
+        return context.get_dummy_value()
+    return _types.void(op, oo, tp, to), codegen
+
+
+@_intrinsic
+def _fence(typingctx):
+    def codegen(context, builder, sig, args):
+        if _STREAM:
+            fn = _cgutils.get_or_insert_function(
+                builder.module, _ir.FunctionType(_ir.VoidType(), []), "llvm.x86.sse.sfence")
+            builder.call(fn, [])
+        return context.get_dummy_value()
+    return _types.void(), codegen
+
+
+def _out_row(op, oo, tp, to, n, nt):
+    pass
+
+
+@_overload(_out_row)
+def _out_row_impl(op, oo, tp, to, n, nt):
+    if not (_STREAM and op.dtype == _types.float32 and tp.dtype == _types.float64):
+        def plain(op, oo, tp, to, n, nt):
+            of, t = carray(op, (oo + n,)), carray(tp, (to + n,))
+            for j in range(n):
+                of[oo + j] = t[to + j]
+        return plain
+
+    def streamed(op, oo, tp, to, n, nt):
+        of, t = carray(op, (oo + n,)), carray(tp, (to + n,))
+        j = np.uint64(0)
+        if nt:
+            a = _addr(op) + np.uint64(4) * oo
+            while j < n and (a + np.uint64(4) * j) % np.uint64(64) != 0:
+                of[oo + j] = t[to + j]
+                j += np.uint64(1)
+            while j + np.uint64(16) <= n:
+                _store16(op, oo + j, tp, to + j)
+                j += np.uint64(16)
+        while j < n:
+            of[oo + j] = t[to + j]
+            j += np.uint64(1)
+    return streamed
+'''
 
 
 #: the planes kernel's parameters (see native.PARAMS)
@@ -513,7 +602,7 @@ PLANES_PARAMS = "xiipiiioiiiiiiiPiPiPiiippp"
 _PLANES_TEMPLATE = '''\
 import numpy as np
 from numba import carray
-
+@STORES@
 @CONSTS@
 
 
@@ -533,5 +622,7 @@ def band(xp, nx, sx, wp, L, K0, K1, op, no, so, sop, n1, ch, plo, phi,
     fillv = fillrow[0]
     uso = np.uint64(so)
     n0 = nr - K0 + 1
+    nt = no >= @STREAM_MIN@
 @BODY@
+    _fence()
 '''

@@ -202,6 +202,30 @@ def test_result_independent_of_thread_bands(monkeypatch):
     assert np.array_equal(one, many)
 
 
+def test_streamed_output_rows_bitwise():
+    """An output of at least STREAM_MIN_ELEMS elements (float64 sums into
+    float32: 64-byte streaming stores on x86-64 where a row is aligned,
+    plain stores around them): rows of odd length, an output that starts
+    off the 64-byte grid, every value written, none past the end."""
+    rng = np.random.default_rng(9)
+    Q, n0, n1 = 9, 411, 1139
+    assert Q * n0 * n1 >= _dk.STREAM_MIN_ELEMS
+    x = _data((Q + 2, n0, n1), np.float32, rng)
+    w = rng.standard_normal((3, 3, 3))
+    plane = n0 * n1
+    pmap = (np.arange(Q)[:, None] + np.arange(3)[None, :]) * plane
+    launch = _direct.prepare_planes(x.shape[1:], x.dtype, -1, -1, (3, 3), False, False,
+                                    n0, n1, np.dtype(np.float64), np.dtype(np.float32),
+                                    "symmetric", None)
+    buf = np.full(Q * plane + 8, 77, dtype=np.float32)
+    out = buf[3:3 + Q * plane].reshape(Q, n0, n1)
+    assert out.ctypes.data % 64 != 0
+    launch(x, w, pmap, out)
+    want = _expected(x, pmap, w, -1, -1, n0, n1, False, False, "symmetric", None, np.float64)
+    assert np.array_equal(out, want.astype(np.float32))
+    assert (buf[:3] == 77).all() and (buf[3 + Q * plane:] == 77).all()
+
+
 def test_where_the_kernel_does_not_apply():
     f64 = np.dtype(np.float64)
     assert _direct.planes_capable(_dk.PLANES_ROWS, 9, 9, f64)
