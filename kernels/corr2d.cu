@@ -12,7 +12,7 @@
 //              complex-conjugated when CONJ (correlation of complex data).
 //
 // Template parameters (the name expressions are built by
-// corrconv_gpu/_cuda/_kernels.py:name_expression, e.g.
+// corrconv_gpu/_backends/cuda/kernels.py:name_expression, e.g.
 // "corr2d<float, float, false, false, 0, 8>"):
 //
 //   T         element type of x, w and out: __half, float, double,
@@ -34,7 +34,7 @@
 //             period 2n), 3 mirror (numpy 'reflect', period 2n-2), 4 nearest.
 //   OPT       outputs per thread (register blocking), from the launch table.
 //
-// Kernel arguments (exact widths; _launch.py packs them as NumPy scalars):
+// Kernel arguments (exact widths; launch.py packs them as NumPy scalars):
 //
 //   const T* x, long long x_stride, long long x_bstride, long long M0, long long M1
 //   const T* w, long long w_stride, int K0, int K1
@@ -47,7 +47,7 @@
 //   S is the shared-memory type: float for __half (the fill value is given in
 //   the float32 compute dtype, so it is exact), T otherwise.
 //
-// Geometry (all runtime, chosen by _launch.py from the table in _params.py):
+// Geometry (all runtime, chosen by launch.py from the table in params.py):
 //
 //   block     (BX, BY) threads, BX*BY <= CORRCONV_MAX_THREADS (256).
 //   along_row the SLIDING axis a.  0: a = rows, each thread computes OPT
@@ -78,7 +78,7 @@
 //   [ weights: kcb rows of round_up(kca, VEC) S, padded to 16 bytes ]
 //   [ input tile + halo: (TB + xcb - 1) rows of AP S (corrconv_apitch) ]
 // both stored [b][a] (the sliding axis contiguous: transposed when a = rows);
-// (corrconv_wbytes / corrconv_apitch below; _launch.py:smem_bytes() computes
+// (corrconv_wbytes / corrconv_apitch below; launch.py:smem_bytes() computes
 // the same); the launcher keeps it <= CORRCONV_SMEM_LIMIT (48 KiB, no
 // opt-in attribute needed).  The input tile is staged with 16-byte global
 // loads (float4 / double2) over the aligned in-range middle of each row when
@@ -100,7 +100,7 @@
 // -DCORRCONV_WITH_HALF enables __half (includes <cuda_fp16.h> unless
 // CORRCONV_HAVE_HALF is defined), -DCORRCONV_WITH_COMPLEX enables complex
 // (includes <cupy/complex.cuh> unless CORRCONV_HAVE_COMPLEX is defined);
-// _kernels.py:compile_options passes them only to the modules that need them.
+// kernels.py:compile_options passes them only to the modules that need them.
 
 #ifdef CORRCONV_WITH_HALF
 #ifndef CORRCONV_HAVE_HALF
@@ -350,7 +350,7 @@ template <typename T> struct corrconv_min_blocks { enum { value = CORRCONV_MIN_B
 template <> struct corrconv_min_blocks<double> { enum { value = 4 }; };
 
 // ----------------------------------------------------- shared-memory layout
-// (must equal _launch.py:smem_bytes)
+// (must equal launch.py:smem_bytes)
 //   sW  weight chunk, transposed to [b tap][a tap]: kcb rows of KAP =
 //       round_up(kca, VEC) elements (padding zeroed), padded to 16 bytes
 //   sX  input tile + halo of the x chunk, [b][a]: (TB + xcb - 1) rows of AP
