@@ -374,6 +374,24 @@ class RawModule:
         return _Function(name)
 
 
+class ElementwiseKernel:
+    """CuPy's ``ElementwiseKernel``: a call makes its output (one new device
+    array of the broadcast shape of the array arguments, typed by the first
+    of ``out_params``) and computes nothing."""
+
+    def __init__(self, in_params, out_params, operation, name="kernel", **_):
+        COUNTS["compile"] += 1
+        self.name = name
+        self._out_dtype = np.dtype(out_params.split(",")[0].split()[0])
+
+    @_timed
+    def __call__(self, *args):
+        if any(type(v) is np.ndarray and v.size > 1 for v in args):
+            COUNTS["h2d"] += 1
+        shape = np.broadcast_shapes(*(a.shape for a in args if type(a) is ndarray))
+        return ndarray._of(_blank(shape, self._out_dtype))
+
+
 class _Device:
     def __init__(self, device=0):
         self.id = device
@@ -413,7 +431,8 @@ def make_module():
     m.__spec__ = importlib.machinery.ModuleSpec("cupy", None)
     m.__version__ = "stand-in"
     m.ndarray = ndarray
-    for f in (asarray, ascontiguousarray, array, empty, empty_like, asnumpy, RawModule):
+    for f in (asarray, ascontiguousarray, array, empty, empty_like, asnumpy, RawModule,
+              ElementwiseKernel):
         setattr(m, f.__name__, f)
     m.zeros, m.zeros_like, m.ones = zeros, zeros_like, ones
     for name in ("moveaxis", "expand_dims", "where", "abs", "isfinite", "conj", "real",
@@ -465,7 +484,9 @@ def _clear_library_memos():
     from corrconv_gpu._backends.cuda import device, kernels, launch
     from corrconv_gpu._dispatch import backend
     from corrconv_gpu._frontend import signal2d
+    from corrconv_gpu._util import arrays
     backend._cuda_status.cache_clear()
+    arrays._real_above_kernel.cache_clear()
     device._DEVICES.clear()
     kernels.clear_modules()
     for name in ("clear_memos",):

@@ -11,7 +11,7 @@ from .._boundary import extend_index
 from .._dispatch import choose_nd, run, run_planes, run_prepared
 from .._methods.fft import fftn_correlate_valid
 from .._plan import ndimage_dtypes, plan_ndimage
-from .._util.arrays import array_namespace, is_cupy_array, to_numpy
+from .._util.arrays import array_namespace, is_cupy_array, real_above, to_numpy
 from .._util.cast import cast_c, cast_c_nd
 from .._util.memo import Memo
 from . import output as _output
@@ -39,18 +39,24 @@ def _weights(w, complex_output):
     return w.astype(np.complex128, copy=False) if complex_output else w
 
 
+def _nd_weights(w, complex_output):
+    """:func:`_weights` for the N-D filters, whose weights then pass through
+    :func:`_skip_tiny`: real CuPy weights of a real output are left as they
+    are (their float64 conversion cannot fail), so that one elementwise
+    kernel converts them and zeroes the tiny ones."""
+    if not complex_output and is_cupy_array(w) and w.dtype.kind in "biuf":
+        return w
+    return _weights(w, complex_output)
+
+
 _EPS = float(np.finfo(np.float64).eps)
 
 
 def _skip_tiny(w):
     """Zero what SciPy's N-D filter skips: ``|w| <= DBL_EPSILON`` per real component."""
-    xp = array_namespace(w)
-    eps = _EPS
     if w.dtype.kind == "c":
-        re, im = w.real, w.imag
-        return (xp.where(xp.abs(re) > eps, re, 0.0)
-                + 1j * xp.where(xp.abs(im) > eps, im, 0.0))
-    return xp.where(xp.abs(w) > eps, w, 0.0)
+        return real_above(w.real, _EPS) + 1j * real_above(w.imag, _EPS)
+    return real_above(w, _EPS)
 
 
 def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
@@ -268,7 +274,7 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
     hit = _CALLS.peek(key) if key is not None else None
     if hit is not None:
         complex_output, cdt, out_dtype, expand, active, origins, boundary, cval = hit
-        w = _weights(_weights_array(weights, input), complex_output)
+        w = _nd_weights(_weights_array(weights, input), complex_output)
         if expand is not None:
             w = array_namespace(w).expand_dims(w, expand)
         out = _execute(input, _skip_tiny(w), active, origins, convolution, boundary, cval,
@@ -281,7 +287,7 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
         array, out_dtype = _output.resolve(output, x.shape, default_dtype, True, like=x)
         _validate.ndimage_complex_cval(cval, x.dtype.kind == "c")
     axes = _validate.ndimage_axes(axes, x.ndim)
-    w = _weights(w, complex_output)
+    w = _nd_weights(w, complex_output)
     if len(axes) < x.ndim:
         if w.ndim != len(axes):
             raise RuntimeError(f"weights.ndim ({w.ndim}) must match len(axes) ({len(axes)})")

@@ -4,6 +4,8 @@ import sys
 
 import numpy as np
 
+from .memo import memoize
+
 
 def is_cupy_array(a):
     """True for a ``cupy.ndarray`` (checked by type, never importing CuPy)."""
@@ -30,3 +32,23 @@ def to_numpy(a):
 def to_compute(a, cdtype, xp=np):
     """``a`` as a C-contiguous, native-order array of ``cdtype`` (copy only if needed)."""
     return xp.ascontiguousarray(a, dtype=cdtype)
+
+
+def real_above(w, eps):
+    """Real ``w`` as float64 with the values of magnitude at most ``eps``
+    (and NaN) set to 0. On CuPy one elementwise kernel does the cast, the
+    comparison and the selection (three operations and their temporaries
+    otherwise); NumPy takes ``where``."""
+    if is_cupy_array(w):
+        return _real_above_kernel()(w, float(eps))
+    w = np.asarray(w, dtype=np.float64)
+    return np.where(np.abs(w) > eps, w, 0.0)
+
+
+@memoize()
+def _real_above_kernel():
+    import cupy    # deferred: CuPy is optional
+    return cupy.ElementwiseKernel(
+        "T w, float64 eps", "float64 y",
+        "const double v = (double)w; y = fabs(v) > eps ? v : 0.0;",
+        "corrconv_gpu_real_above")

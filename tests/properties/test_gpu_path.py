@@ -231,3 +231,37 @@ def test_bool_1d_on_the_device(backend):
                     got, want = ours(a, v, mode, method="direct"), theirs(a, v, mode)
                     assert got.dtype == np.bool_
                     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("wdt", ["float16", "float32", "float64", "int32", "complex128"])
+def test_ndimage_tiny_weights(backend, wdt):
+    """ndimage.correlate/convolve zero what SciPy skips (|w| <= DBL_EPSILON
+    and NaN, per real component) on the device path; CuPy weights take one
+    elementwise kernel for that and their float64 conversion. Results as
+    scipy.ndimage's."""
+    from scipy import ndimage as sn
+    from corrconv_gpu import ndimage as cn
+    if backend == "cuda":
+        import cupy
+        dev, host = cupy.asarray, cupy.asnumpy
+    else:
+        dev = host = np.asarray
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((40, 50)).astype(np.float32)
+    x[20, 25] = 1e30     # read by the tiny weights: 1e13 in outputs near 1 if not skipped
+    w = np.array([[1.0, 1e-17, 2.0], [np.nan, 1.0, -3e-17], [0.5, 0.0, -1.0]])
+    if np.dtype(wdt).kind == "c":
+        w = w + 1j * w[::-1]
+    elif np.dtype(wdt).kind == "i":
+        w = np.nan_to_num(w)
+    w = w.astype(wdt)
+    with cc.use_backend(backend):
+        for mine, theirs in ((cn.correlate, sn.correlate), (cn.convolve, sn.convolve)):
+            for mode in ("reflect", "constant"):
+                got = mine(dev(x), dev(w), mode=mode)
+                assert type(got) is type(dev(x))
+                want = theirs(x, w, mode=mode)
+                assert got.dtype == want.dtype
+                assert np.isfinite(want).all()
+                np.testing.assert_allclose(host(got), want, rtol=1e-6, atol=0)

@@ -96,6 +96,26 @@ def test_auto_never_reads_device_weights(cp, monkeypatch):
         cc.correlate2d(x, cp.empty((15, 15), np.float32), "same", method="separable")
 
 
+@pytest.mark.parametrize("wdt", ["float32", "float64", "int16", "bool"])
+def test_ndimage_real_weights_take_one_device_operation(cp, wdt, monkeypatch):
+    """Real CuPy weights of an N-D ndimage call are converted to float64 and
+    their tiny values zeroed by one elementwise kernel: first and repeated
+    calls make one new device array for them, none through cast/abs/where."""
+    from corrconv_gpu._util import arrays
+    made = []
+    kernel = arrays._real_above_kernel()
+    monkeypatch.setattr(arrays, "_real_above_kernel",
+                        lambda: lambda w, eps: made.append((w.dtype, eps)) or kernel(w, eps))
+    x = cp.empty((300, 257), np.float32)
+    w = cp.empty((5, 7), wdt)
+    for _ in range(3):
+        allocs = standin.COUNTS["alloc"]
+        cndi.correlate(x, w, mode="reflect")
+        # the weights (1), x in float64, the float64 result, its float32 cast
+        assert standin.COUNTS["alloc"] - allocs == 4
+    assert made == [(np.dtype(wdt), np.finfo(np.float64).eps)] * 3
+
+
 # ------------------------------------------------------- launch arguments
 
 _OLD_GENERIC = ("x_stride", "x_bstride", "M0", "M1", "w_stride", "K0", "K1", "out_stride",
