@@ -1,4 +1,4 @@
-"""Array-type detection without importing CuPy."""
+"""Array-type detection and small array helpers, without importing CuPy at module level."""
 
 import sys
 
