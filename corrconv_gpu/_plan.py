@@ -158,7 +158,7 @@ def ndimage_dtypes(input_dtype, weights_dtype):
     return False, np.dtype(input_dtype).name, np.dtype(np.float64)
 
 
-def plan_ndimage(shape, kshape, origins, flip, boundary, cval, cdtype):
+def plan_ndimage(shape, kshape, origins, flip, boundary, cval, cdtype, dtype=None):
     """The plan of scipy.ndimage.correlate/convolve over two axes.
 
     ``origins`` are SciPy's correlation origins (for convolution already
@@ -166,9 +166,14 @@ def plan_ndimage(shape, kshape, origins, flip, boundary, cval, cdtype):
     even length), so that for both ``out[i] = sum_p X[i + p - K//2 - origin] * W[p]``
     with ``W`` the weights read reversed when ``flip``. The output has the
     input's shape. Correlation conjugates complex weights (as SciPy).
+    ``dtype``: the result dtype where it is not ``cdtype`` -- float32 for a
+    float64 sum only where the caller guarantees that the input, the
+    weights and ``cval`` are exact in float32 (the device then reads and
+    writes float32 and sums in float64).
     """
     cdt = np.dtype(cdtype)
     off = tuple(-(k // 2) - o for k, o in zip(kshape, origins))
     conj = (not flip) and cdt.kind == "c"
     fill = np.asarray(cval).astype(cdt) if boundary == "constant" else None
-    return Plan(tuple(shape), off, flip, conj, boundary, fill, cdt, cdt)
+    return Plan(tuple(shape), off, flip, conj, boundary, fill,
+                cdt if dtype is None else np.dtype(dtype), cdt)

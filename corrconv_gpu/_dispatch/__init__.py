@@ -128,6 +128,14 @@ def direct_fixed(plan, wshape, method, fast_float32):
                            fft_ok=cdt.kind in "fc") == "direct"
 
 
+def wide_sums(kshape):
+    """Whether a float32 result summed in float64 (a plan of result dtype
+    float32 and compute dtype float64) suits weights of ``kshape``: the
+    device kernel that reads and writes float32 takes them (the CPU sums in
+    float64 either way)."""
+    return _cuda_backend().wide_kernel(tuple(kshape))
+
+
 _CUDA = []
 
 

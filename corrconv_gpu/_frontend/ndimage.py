@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .._boundary import extend_index
-from .._dispatch import choose_nd, run, run_planes, run_prepared
+from .._dispatch import choose_nd, run, run_planes, run_prepared, wide_sums
 from .._methods.fft import fftn_correlate_valid
 from .._plan import ndimage_dtypes, plan_ndimage
 from .._util.arrays import array_namespace, is_cupy_array, real_above, to_numpy
@@ -50,17 +50,42 @@ def _nd_weights(w, complex_output):
 
 
 _EPS = float(np.finfo(np.float64).eps)
+_F64 = np.dtype(np.float64)
 
 
-def _skip_tiny(w):
-    """Zero what SciPy's N-D filter skips: ``|w| <= DBL_EPSILON`` per real component."""
+def _skip_tiny(w, dtype=_F64):
+    """Zero what SciPy's N-D filter skips: ``|w| <= DBL_EPSILON`` per real
+    component; real weights come back in ``dtype`` (float32 where they are
+    exact in it: see :func:`_plan_dtype`)."""
     if w.dtype.kind == "c":
         return real_above(w.real, _EPS) + 1j * real_above(w.imag, _EPS)
-    return real_above(w, _EPS)
+    return real_above(w, _EPS, dtype)
+
+
+# weights whose values are all exact in float32
+_F32_EXACT = frozenset(np.dtype(t) for t in ("bool", "int8", "uint8", "int16", "uint16",
+                                             "float16", "float32"))
+
+
+def _plan_dtype(xdt, wdt, kshape, out_dtype, boundary, cval, cdt):
+    """The plan's result dtype: float32 where a float32 input's float64 sum
+    goes to a float32 output, the weights (by their dtype) and the fill value
+    are exact in float32 and the device has the kernel for weights of
+    ``kshape`` (the filtered axes') that reads and writes float32 and sums in
+    float64 (the same sums in a fifth of the memory traffic), else the
+    compute dtype ``cdt``."""
+    if (xdt == np.float32 and cdt == np.float64 and np.dtype(out_dtype) == np.float32
+            and wdt in _F32_EXACT and wide_sums(kshape)):
+        if boundary != "constant":
+            return xdt
+        with np.errstate(over="ignore"):
+            if float(np.float32(cval)) == cval:
+                return xdt
+    return cdt
 
 
 def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
-             method, fast_float32, signature=None, into=None):
+             method, fast_float32, signature=None, into=None, pdt=None):
     """Filter ``x`` along ``active`` with ``w`` of ``x.ndim`` dims; the result
     in ``cdt``.
 
@@ -69,7 +94,8 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
     More filtered axes: :func:`_execute_nd`. ``signature``: the call's key
     in ``_CALLS`` (its layout is then kept, and the dispatcher keeps the
     device launch prepared for it). ``into``: the caller's ``output`` array,
-    which a path may write and return instead of a new array.
+    which a path may write and return instead of a new array. ``pdt``: the
+    plan's result dtype where it differs from ``cdt`` (:func:`_plan_dtype`).
     """
     xp = array_namespace(x)
     if method == "auto" and out_dtype.kind in "biu":
@@ -80,7 +106,7 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
     shape = x.shape
     lay = _LAYOUTS.peek(signature) if signature is not None else None
     if lay is None:
-        lay = _layout(shape, w.shape, active, origins, flip, boundary, cval, cdt)
+        lay = _layout(shape, w.shape, active, origins, flip, boundary, cval, cdt, pdt)
         if signature is not None:
             _LAYOUTS.put(signature, lay)
     xm = xp.moveaxis(x.reshape(1) if not shape else x, lay.active, lay.dst) if lay.moved else x
@@ -99,7 +125,7 @@ def _execute(x, w, active, origins, flip, boundary, cval, cdt, out_dtype,
 _Layout = collections.namedtuple("_Layout", "active dst moved xm_shape xs_shape w2_shape plan")
 
 
-def _layout(shape, wshape, active, origins, flip, boundary, cval, cdt):
+def _layout(shape, wshape, active, origins, flip, boundary, cval, cdt, pdt=None):
     """How :func:`_execute` lays out a filter of at most two axes (shapes
     only): the filtered axes moved last (``moved``: unless they are last
     already) into ``xm_shape``, the frame or stack ``xs_shape`` the backend
@@ -118,11 +144,11 @@ def _layout(shape, wshape, active, origins, flip, boundary, cval, cdt):
         shape[a] for a in active)
     if len(active) == 1:
         xs_shape = (math.prod(xm_shape[:-1]), xm_shape[-1])     # every line: one frame
-        plan = plan_ndimage(xs_shape, w2_shape, (0,) + oris, flip, boundary, cval, cdt)
+        plan = plan_ndimage(xs_shape, w2_shape, (0,) + oris, flip, boundary, cval, cdt, pdt)
     else:
         frame = xm_shape[-2:]
         xs_shape = (math.prod(xm_shape[:-2]),) + frame
-        plan = plan_ndimage(frame, w2_shape, oris, flip, boundary, cval, cdt)
+        plan = plan_ndimage(frame, w2_shape, oris, flip, boundary, cval, cdt, pdt)
     return _Layout(tuple(active), dst, moved, xm_shape, xs_shape, w2_shape, plan)
 
 
@@ -273,15 +299,16 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
     key = _call_key(input, weights, output, mode, cval, origin, axes, convolution)
     hit = _CALLS.peek(key) if key is not None else None
     if hit is not None:
-        complex_output, cdt, out_dtype, expand, active, origins, boundary, cval = hit
+        complex_output, cdt, pdt, out_dtype, expand, active, origins, boundary, cval = hit
         w = _nd_weights(_weights_array(weights, input), complex_output)
         if expand is not None:
             w = array_namespace(w).expand_dims(w, expand)
-        out = _execute(input, _skip_tiny(w), active, origins, convolution, boundary, cval,
-                       cdt, out_dtype, method, fast_float32, key)
+        out = _execute(input, _skip_tiny(w, pdt), active, origins, convolution, boundary,
+                       cval, cdt, out_dtype, method, fast_float32, key, pdt=pdt)
         return _output.deliver(out, None, out_dtype, cast_c_nd)
     x = _as_array(input)
     w = _weights_array(weights, x)
+    wdt = w.dtype
     complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)
     if complex_output:    # SciPy resolves a complex output first
         array, out_dtype = _output.resolve(output, x.shape, default_dtype, True, like=x)
@@ -313,11 +340,14 @@ def correlate_or_convolve(input, weights, output, mode, cval, origin, convolutio
     origins = _validate.ndimage_c_ints(*origins)
     _validate.ndimage_check_dtypes(x.dtype, out_dtype, complex_output)
     active = [a for a in range(x.ndim) if w.shape[a] > 1]
+    kshape = (1,) * (2 - len(active)) + tuple(w.shape[a] for a in active)
+    pdt = (_plan_dtype(x.dtype, wdt, kshape, out_dtype, boundary, cval, cdt)
+           if len(active) <= 2 else cdt)
     if key is not None and len(active) <= 2:
-        _CALLS.put(key, (complex_output, cdt, out_dtype, expand, active, origins, boundary,
-                         cval))
-    out = _execute(x, _skip_tiny(w), active, origins, convolution, boundary, cval,
-                   cdt, out_dtype, method, fast_float32, into=array)
+        _CALLS.put(key, (complex_output, cdt, pdt, out_dtype, expand, active, origins,
+                         boundary, cval))
+    out = _execute(x, _skip_tiny(w, pdt), active, origins, convolution, boundary, cval,
+                   cdt, out_dtype, method, fast_float32, into=array, pdt=pdt)
     return _output.deliver(out, array, out_dtype, cast_c_nd)
 
 
@@ -327,6 +357,7 @@ def correlate_or_convolve1d(input, weights, axis, output, mode, cval, origin,
     w = _weights_array(weights, x)
     if convolution:
         origin = _validate.ndimage_convolve1d_origin(origin, w)
+    wdt = w.dtype
     complex_output, default_dtype, cdt = ndimage_dtypes(x.dtype, w.dtype)
     array, out_dtype = _output.resolve(output, x.shape, default_dtype, complex_output,
                                        like=x)
@@ -346,6 +377,7 @@ def correlate_or_convolve1d(input, weights, axis, output, mode, cval, origin,
     shape[axis] = w.shape[0]
     origins = [0] * x.ndim
     origins[axis] = origin
+    pdt = _plan_dtype(x.dtype, wdt, (1, w.shape[0]), out_dtype, boundary, cval, cdt)
     out = _execute(x, w.reshape(shape), [axis], origins, convolution, boundary,
-                   cval, cdt, out_dtype, method, fast_float32)
+                   cval, cdt, out_dtype, method, fast_float32, pdt=pdt)
     return _output.deliver(out, array, out_dtype, cast_c)

@@ -34,21 +34,26 @@ def to_compute(a, cdtype, xp=np):
     return xp.ascontiguousarray(a, dtype=cdtype)
 
 
-def real_above(w, eps):
-    """Real ``w`` as float64 with the values of magnitude at most ``eps``
-    (and NaN) set to 0. On CuPy one elementwise kernel does the cast, the
-    comparison and the selection (three operations and their temporaries
-    otherwise); NumPy takes ``where``."""
+_F64 = np.dtype(np.float64)
+
+
+def real_above(w, eps, dtype=_F64):
+    """Real ``w`` in ``dtype`` (a NumPy dtype: float64, or float32 for
+    weights exact in it) with the values of magnitude at most ``eps`` (and
+    NaN) set to 0, compared in float64. On CuPy one elementwise kernel does
+    the cast, the comparison and the selection (three operations and their
+    temporaries otherwise); NumPy takes ``where``."""
     if is_cupy_array(w):
-        return _real_above_kernel()(w, float(eps))
+        return _real_above_kernel(dtype)(w, float(eps))
     w = np.asarray(w, dtype=np.float64)
-    return np.where(np.abs(w) > eps, w, 0.0)
+    return np.where(np.abs(w) > eps, w, 0.0).astype(dtype, copy=False)
 
 
 @memoize()
-def _real_above_kernel():
+def _real_above_kernel(dtype):
     import cupy    # deferred: CuPy is optional
+    out_type = np.dtype(dtype).name
     return cupy.ElementwiseKernel(
-        "T w, float64 eps", "float64 y",
+        "T w, float64 eps", f"{out_type} y",
         "const double v = (double)w; y = fabs(v) > eps ? v : 0.0;",
-        "corrconv_gpu_real_above")
+        f"corrconv_gpu_real_above_{out_type}")

@@ -265,3 +265,37 @@ def test_ndimage_tiny_weights(backend, wdt):
                 assert got.dtype == want.dtype
                 assert np.isfinite(want).all()
                 np.testing.assert_allclose(host(got), want, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("wdt", ["float32", "int16", "float64"])
+def test_ndimage_float32_sums_in_float64(backend, wdt):
+    """A float32 image's ndimage sums are float64 sums, as SciPy's, also
+    where the device reads and writes float32 (weights exact in float32):
+    +-1e8 next to small integers cancel exactly in float64 and lose the small
+    ones in float32. Every sum here is exact in float64, so the results equal
+    SciPy's bit for bit whatever the order of the taps."""
+    from scipy import ndimage as sn
+    from corrconv_gpu import ndimage as cn
+    if backend == "cuda":
+        import cupy
+        dev, host = cupy.asarray, cupy.asnumpy
+    else:
+        dev = host = np.asarray
+    rng = np.random.default_rng(11)
+    x = rng.integers(-3, 4, (40, 50)).astype(np.float32)
+    x[::7, ::5], x[::7, 2::5] = 1e8, -1e8
+    x[3::7, ::3], x[4::7, ::3] = 1e8, -1e8
+    cases = [(cn.correlate, sn.correlate, rng.integers(-2, 3, (3, 3))),
+             (cn.convolve, sn.convolve, rng.integers(-2, 3, (5, 4))),
+             (cn.correlate1d, sn.correlate1d, np.ones(5)),
+             (cn.convolve1d, sn.convolve1d, np.array([1, 1, 2]))]
+    with cc.use_backend(backend):
+        for mine, theirs, w in cases:
+            w = w.astype(wdt)
+            for mode in ("reflect", "constant", "wrap"):
+                kw = dict(mode=mode, cval=2.0)
+                got = mine(dev(x), dev(w), **kw)
+                want = theirs(x, w, **kw)
+                assert got.dtype == want.dtype == np.float32
+                np.testing.assert_array_equal(host(got), want)

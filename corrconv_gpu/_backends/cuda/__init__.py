@@ -12,10 +12,13 @@ device memory budget runs the direct kernel in pipelined row bands
 (:mod:`.outofcore`).
 """
 
+import dataclasses
+
 import numpy as np
 
 from ..._boundary import extended_block
 from .device import DEVICE_DTYPES, device as _device, supports
+from .kernels import SMALL_KMAX
 from .launch import fill_scalar, launch_corr2d
 
 READY = True
@@ -36,8 +39,38 @@ NAME = "cuda"
 
 
 def method_dtype(plan):
-    """The dtype the methods run in on this backend (the result's)."""
-    return plan.dtype
+    """The dtype the methods run in on this backend: the result's, or the
+    compute dtype of a :func:`wide` plan."""
+    return plan.compute_dtype if wide(plan) else plan.dtype
+
+
+def wide(plan):
+    """Whether ``plan`` is a float32 result summed in float64 (scipy.ndimage
+    on float32 data whose weights and fill value are exact in float32): the
+    direct method then reads and writes float32 and sums in float64 in one
+    launch; the other methods and the banded pipeline run in float64 and
+    cast the result."""
+    return plan.dtype == _F32 and plan.compute_dtype == _F64
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def wide_kernel(wshape):
+    """Whether a :func:`wide` plan's direct method takes the float32 kernel
+    that sums in float64: weights up to ``SMALL_KMAX`` a side, where the
+    float64 path is bound by its memory traffic (a float64 copy of the input,
+    a float64 result and its cast: five times the bytes). Larger weights are
+    bound by the float64 multiply-adds, which ``corr2d_large`` issues at a
+    higher share of its tap loop than the generic kernel: they run in float64."""
+    return len(wshape) == 2 and 1 <= wshape[0] <= SMALL_KMAX and 1 <= wshape[1] <= SMALL_KMAX
+
+
+def _in_compute_dtype(plan, x, w, method, fast_float32, **kw):
+    """A :func:`wide` plan's call run in float64, its result cast to float32."""
+    out = execute(dataclasses.replace(plan, dtype=plan.compute_dtype), x, w, method,
+                  fast_float32, **kw)
+    return out.astype(plan.dtype)
 
 
 def compiled(dtype):
@@ -77,12 +110,19 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
     if not supports(plan):
         raise TypeError(f"dtype {dtype} has no CUDA kernel (bool and object run "
                         "on the CPU backend)")
+    is_wide = wide(plan)
+    if is_wide and (method != "direct" or not wide_kernel(w.shape)):
+        return _in_compute_dtype(plan, x, w, method, fast_float32, factors=factors,
+                                 emulated=emulated, max_grid=max_grid)
     if emulated or type(x) is not xp.ndarray:
         # a NumPy input larger than the device memory budget (or the free
         # memory): the direct kernel over pipelined row bands
         from . import outofcore
         budget = outofcore.banding_budget(plan, x, w, method, emulated)
         if budget is not None:
+            if is_wide:
+                return _in_compute_dtype(plan, x, w, method, fast_float32,
+                                         emulated=emulated, max_grid=max_grid)
             return outofcore.execute_banded(plan, x, w, emulated=emulated, budget=budget,
                                             max_grid=max_grid)
     xd = x if type(x) is xp.ndarray else xp.asarray(x)
@@ -102,12 +142,12 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
     fill = plan.fillvalue if plan.boundary == "constant" else 0
 
     if method == "direct":
-        launch_corr2d(dev.module(dtype),
+        launch_corr2d(dev.module(dtype, is_wide),
                       xd.reshape((-1,) + xd.shape[-2:]) if batch else xd, wd,
                       out.reshape((-1,) + out.shape[-2:]) if batch else out,
                       plan.offset[0], plan.offset[1],
                       plan.flip, plan.conj, plan.boundary, fill, max_grid=max_grid,
-                      small=dev.small_module, large=dev.large_module)
+                      small=dev.small_module, large=dev.large_module, wide=is_wide)
         return out
     frames = xd.reshape((-1,) + xd.shape[-2:])
     outs = out.reshape((-1,) + out.shape[-2:])
@@ -154,7 +194,8 @@ def prepare(plan):
     ndarray, empty, get_device = cupy.ndarray, cupy.empty, cupy.cuda.runtime.getDevice
     contiguous = cupy.ascontiguousarray
     dtype, out_shape, device_id = plan.dtype, tuple(plan.out_shape), dev.device_id
-    module, small, large = dev.module(dtype), dev.small_module, dev.large_module
+    is_wide = wide(plan)
+    module, small, large = dev.module(dtype, is_wide), dev.small_module, dev.large_module
     r0, r1 = plan.offset
     flip, conj, boundary = plan.flip, plan.conj, plan.boundary
     fill = fill_scalar(dtype, plan.fillvalue if boundary == "constant" else 0)
@@ -163,12 +204,14 @@ def prepare(plan):
     def launch(x, w):
         if (type(x) is not ndarray or type(w) is not ndarray or w.dtype != dtype
                 or w.size == 0 or w.strides != (w.shape[1] * unit, unit)
-                or get_device() != device_id):
+                or get_device() != device_id or (is_wide and not wide_kernel(w.shape))):
             return None
         if x.dtype != dtype or x.strides[-1] != unit:     # as execute converts it
             x = contiguous(x, dtype=dtype)
+        elif x.ndim == 3:                                  # or reshapes a stack
+            x = x.reshape((-1,) + x.shape[-2:])
         out = empty(x.shape[:-2] + out_shape, dtype)
         launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fill, small=small,
-                      large=large)
+                      large=large, wide=is_wide)
         return out
     return launch

@@ -40,13 +40,14 @@ class _Device:
             self.xp = cupy
             self.factory = None
 
-    def module(self, dtype):
+    def module(self, dtype, wide=False):
         # kept per device and dtype: get_module's key costs more than this lookup
-        m = self._modules.get(dtype)
+        key = (dtype, True) if wide else dtype
+        m = self._modules.get(key)
         if m is None:
             from .kernels import get_module
-            m = self._modules[dtype] = get_module(self.device_id, dtype,
-                                                  module_factory=self.factory)
+            m = self._modules[key] = get_module(self.device_id, dtype,
+                                                module_factory=self.factory, wide=wide)
         return m
 
     def small_module(self, dtype, K0, K1, flip, boundary):

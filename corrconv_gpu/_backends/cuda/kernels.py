@@ -47,6 +47,11 @@ CTYPES = {
     "uint64":     CType("unsigned long long", "unsigned long long", 8),
 }
 
+# float32 data summed in float64: scipy.ndimage's float64 sum of a float32
+# image with weights exact in float32, read and written as float32 (the
+# generic kernel only; ``wide=True`` below)
+WIDE_CTYPES = {"float32": CType("float", "double", 4)}
+
 SUPPORTED_DTYPES = KERNEL_DTYPES
 assert {d.name for d in KERNEL_DTYPES} == set(CTYPES), "a kernel dtype without its C types"
 
@@ -115,15 +120,16 @@ def boundary_code(boundary):
 
 
 @memoize(512)
-def name_expression(dtype, flip, conj, boundary):
+def name_expression(dtype, flip, conj, boundary, wide=False):
     """The exact C++ name of one instantiation, e.g.
-    ``"corr2d<float, float, true, false, 0, 8>"``.
+    ``"corr2d<float, float, true, false, 0, 8>"``; ``wide``: the
+    accumulator of :data:`WIDE_CTYPES` (``corr2d<float, double, ...>``).
 
     ``conj`` is ignored (false) for real dtypes, where it is the identity,
     so real dtypes have 10 variants and complex ones 20.
     """
     name = _dtype_name(dtype)
-    t = CTYPES[name]
+    t = WIDE_CTYPES[name] if wide else CTYPES[name]
     conj = bool(conj) and is_complex(dtype)
     opt = launch_params(name).opt
     b = lambda v: "true" if v else "false"  # noqa: E731
@@ -138,9 +144,9 @@ def variants(dtype):
             for b in sorted(BOUNDARY_CODES.values())]
 
 
-def name_expressions(dtype):
+def name_expressions(dtype, wide=False):
     """Every name expression of ``dtype``'s module (10 real, 20 complex)."""
-    return [name_expression(dtype, f, c, b) for f, c, b in variants(dtype)]
+    return [name_expression(dtype, f, c, b, wide) for f, c, b in variants(dtype)]
 
 
 def compile_options(dtype):
@@ -244,9 +250,10 @@ def cupy_module_factory(code, options=(), name_expressions=()):
 _modules = Memo()
 
 
-def get_module(device_id, dtype, module_factory=None):
-    """The module holding every variant of ``dtype``, memoized per
-    ``(module_factory, device_id, dtype)``.
+def get_module(device_id, dtype, module_factory=None, wide=False):
+    """The module holding every variant of ``dtype`` (``wide``: with the
+    accumulator of :data:`WIDE_CTYPES`), memoized per ``(module_factory,
+    device_id, dtype, wide)``.
 
     ``module_factory(code, options=..., name_expressions=...)`` defaults to
     :func:`cupy_module_factory` (built under ``cupy.cuda.Device(device_id)``);
@@ -259,7 +266,7 @@ def get_module(device_id, dtype, module_factory=None):
     def make():
         code = kernel_source()
         kwargs = dict(options=compile_options(name),
-                      name_expressions=tuple(name_expressions(name)))
+                      name_expressions=tuple(name_expressions(name, wide)))
         if factory is cupy_module_factory and device_id is not None:
             import cupy
 
@@ -267,7 +274,7 @@ def get_module(device_id, dtype, module_factory=None):
                 return factory(code, **kwargs)
         return factory(code, **kwargs)
 
-    return _modules.get((factory, device_id, name), make)
+    return _modules.get((factory, device_id, name, bool(wide)), make)
 
 
 def clear_modules():

@@ -261,7 +261,7 @@ def clear_memos():
 
 
 def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
-                  max_grid=None, config=None, small=None, large=None):
+                  max_grid=None, config=None, small=None, large=None, wide=False):
     """Launch ``out[b, i, j] = sum_pq X(b, i + r0 + p, j + r1 + q) W(p, q)``.
 
     ``x``: (M0, M1) or (B, M0, M1); ``w``: (K0, K1); ``out``: (O0, O1) or
@@ -285,16 +285,21 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
     (``_Device.large_module``): float16/32/64 weights with rows of more
     than 7 taps (``K1 > 7``) then take ``corr2d_large`` (its chunks depend on
     the weight shape only, so ``config`` does not apply to it either).
+    ``wide``: ``module`` holds the float32 kernel that sums in float64
+    (``kernels.WIDE_CTYPES``); ``small`` and ``large`` (which sum in float32)
+    are then not used.
     Returns the :class:`LaunchConfig` used (None when the output is empty).
     """
     fill = fill_scalar(x.dtype, fillvalue)
-    key = (module, small is not None, large is not None, x.dtype, w.dtype, out.dtype,
+    if wide:
+        small = large = None
+    key = (module, wide, small is not None, large is not None, x.dtype, w.dtype, out.dtype,
            x.shape, x.strides, w.shape, w.strides, out.shape, out.strides, r0, r1, flip, conj,
            boundary,
            fill.tobytes(), tuple(max_grid) if isinstance(max_grid, list) else max_grid,
            config)
     setup = _SETUPS.get(key, lambda: _setup(module, x, w, out, r0, r1, flip, conj, boundary,
-                                            fill, max_grid, config, small, large))
+                                            fill, max_grid, config, small, large, wide))
     if setup is None:
         return None
     fn, cfg, params = setup
@@ -303,7 +308,7 @@ def launch_corr2d(module, x, w, out, r0, r1, flip, conj, boundary, fillvalue,
 
 
 def _setup(module, x, w, out, r0, r1, flip, conj, boundary, fill, max_grid, config, small,
-           large):
+           large, wide=False):
     """``(function, LaunchConfig, params)`` of a launch of
     :func:`launch_corr2d` (None: an empty output); every check of the
     arguments is made here (they depend only on the key of the setup)."""
@@ -347,7 +352,7 @@ def _setup(module, x, w, out, r0, r1, flip, conj, boundary, fill, max_grid, conf
             th, g = config.tile[0], config.grid
             cfg = config._replace(grid=(g[0], max(1, min(g[1], -(-O0 // th))),
                                         max(1, min(g[2], nbatch))))
-        fn = module.get_function(name_expression(dtype, flip, conj, code))
+        fn = module.get_function(name_expression(dtype, flip, conj, code, wide))
     params = _params(x, w, out, r0, r1, fill, cfg, nbatch, x_bstride, out_bstride)
     return fn, cfg, params
 

@@ -97,23 +97,41 @@ def test_auto_never_reads_device_weights(cp, monkeypatch):
 
 
 @pytest.mark.parametrize("wdt", ["float32", "float64", "int16", "bool"])
-def test_ndimage_real_weights_take_one_device_operation(cp, wdt, monkeypatch):
-    """Real CuPy weights of an N-D ndimage call are converted to float64 and
-    their tiny values zeroed by one elementwise kernel: first and repeated
-    calls make one new device array for them, none through cast/abs/where."""
+def test_ndimage_float32_device_arrays(cp, wdt, monkeypatch):
+    """A float32 image's ndimage call: the CuPy weights are converted and
+    their tiny values zeroed by one elementwise kernel; with weights exact in
+    float32 (by dtype) the kernel reads and writes float32 and sums in
+    float64 (2 new device arrays: the weights and the result), with float64
+    weights the image is converted to float64 and the result cast back (4).
+    First and repeated calls alike."""
     from corrconv_gpu._util import arrays
     made = []
-    kernel = arrays._real_above_kernel()
-    monkeypatch.setattr(arrays, "_real_above_kernel",
-                        lambda: lambda w, eps: made.append((w.dtype, eps)) or kernel(w, eps))
+    kernel_of = arrays._real_above_kernel
+    monkeypatch.setattr(arrays, "_real_above_kernel", lambda out: (
+        lambda w, eps: made.append((w.dtype, out, eps)) or kernel_of(out)(w, eps)))
     x = cp.empty((300, 257), np.float32)
     w = cp.empty((5, 7), wdt)
+    exact = wdt != "float64"
     for _ in range(3):
         allocs = standin.COUNTS["alloc"]
-        cndi.correlate(x, w, mode="reflect")
-        # the weights (1), x in float64, the float64 result, its float32 cast
-        assert standin.COUNTS["alloc"] - allocs == 4
-    assert made == [(np.dtype(wdt), np.finfo(np.float64).eps)] * 3
+        out = cndi.correlate(x, w, mode="reflect")
+        assert out.dtype == np.float32
+        assert standin.COUNTS["alloc"] - allocs == (2 if exact else 4)
+        name, _, _, args, _ = _last()
+        assert name.startswith("corr2d<float, double," if exact else "corr2d_small<double,")
+        assert args[0].dtype == (np.float32 if exact else np.float64)
+    want = (np.dtype(wdt), np.dtype(np.float32 if exact else np.float64),
+            np.finfo(np.float64).eps)
+    assert made == [want] * 3
+
+
+def test_ndimage_wide_kernel_only_for_small_weights(cp):
+    """Weights over 7 a side are bound by float64 multiply-adds: they keep
+    the float64 kernels (corr2d_large here), and the result is cast back."""
+    x = cp.empty((300, 257), np.float32)
+    out = cndi.correlate(x, cp.empty((9, 9), np.float32))
+    assert out.dtype == np.float32
+    assert _last()[0].startswith("corr2d_large<double,")
 
 
 # ------------------------------------------------------- launch arguments

@@ -92,9 +92,21 @@ def _reg_cap(dtype):
 parse_ptxas_log = _sass.parse_ptxas_log
 
 
-def compile_one(arch, dtype_name):
-    """Compile dtype's whole module for arch; returns (rows, seconds, error)."""
-    names = _kernels.name_expressions(dtype_name)
+# the modules: one per dtype, and the float32 one that sums in float64
+MODULES = [d.name for d in _kernels.SUPPORTED_DTYPES] + [
+    f"{n}-wide" for n in _kernels.WIDE_CTYPES]
+
+
+def _module(module):
+    """``(dtype name, wide)`` of a :data:`MODULES` entry."""
+    name, _, wide = module.partition("-")
+    return name, wide == "wide"
+
+
+def compile_one(arch, module):
+    """Compile a whole module for arch; returns (rows, seconds, error)."""
+    dtype_name, wide = _module(module)
+    names = _kernels.name_expressions(dtype_name, wide)
     opts = list(_kernels.compile_options(dtype_name)) + list(_kernels.include_options())
     t0 = time.perf_counter()
     try:
@@ -115,7 +127,7 @@ def compile_one(arch, dtype_name):
 def compiled(request):
     _nvrtc_or_skip()
     archs = _selected_archs(request)
-    dtypes = [d.name for d in _kernels.SUPPORTED_DTYPES]
+    dtypes = MODULES
     jobs = [(a, d) for a in archs for d in dtypes]
     workers = int(os.environ.get("CORRCONV_NVRTC_WORKERS", min(os.cpu_count() or 1, 8)))
     t0 = time.perf_counter()
@@ -141,10 +153,12 @@ def _report(request, archs, dtypes, results, total, workers):
              "static smem is 0 (shared memory is dynamic, <= "
              f"{_params.SMEM_LIMIT} bytes per launch)", ""]
     for d in dtypes:
-        lines.append(f"== {d}  ({_kernels.ctype(d)}, acc {_kernels.acc_ctype(d)}, "
-                     f"opt {_params.launch_params(d).opt})")
+        name, wide = _module(d)
+        acc = _kernels.WIDE_CTYPES[name].acc if wide else _kernels.acc_ctype(name)
+        lines.append(f"== {d}  ({_kernels.ctype(name)}, acc {acc}, "
+                     f"opt {_params.launch_params(name).opt})")
         lines.append(f"{'variant (flip conj boundary)':34s}" + "".join(f"{a:>8s}" for a in archs))
-        for i, (f, c, b) in enumerate(_kernels.variants(d)):
+        for i, (f, c, b) in enumerate(_kernels.variants(name)):
             cells = []
             for a in archs:
                 rows, _, err = results[(a, d)]
@@ -176,10 +190,11 @@ def _report(request, archs, dtypes, results, total, workers):
 
 
 @pytest.mark.parametrize("arch", _arch_params())
-@pytest.mark.parametrize("dtype", [d.name for d in _kernels.SUPPORTED_DTYPES])
-def test_compiles_without_spills(compiled, arch, dtype):
-    rows, secs, err = compiled[(arch, dtype)]
-    assert err is None, f"NVRTC failed for {dtype} on {arch}:\n{err}"
+@pytest.mark.parametrize("module", MODULES)
+def test_compiles_without_spills(compiled, arch, module):
+    rows, secs, err = compiled[(arch, module)]
+    assert err is None, f"NVRTC failed for {module} on {arch}:\n{err}"
+    dtype = _module(module)[0]
     assert len(rows) == len(_kernels.variants(dtype))
     cap = _reg_cap(dtype)
     for r in rows:
@@ -206,6 +221,10 @@ def test_name_expressions():
     for d in _kernels.SUPPORTED_DTYPES:
         names = _kernels.name_expressions(d)
         assert len(set(names)) == (20 if d.kind == "c" else 10)
+    assert _kernels.name_expression(np.float32, True, False, "symmetric", wide=True) == \
+        "corr2d<float, double, true, false, 2, 8>"
+    assert not set(_kernels.name_expressions("float32", True)) & set(
+        _kernels.name_expressions("float32"))
 
 
 def test_kernel_source_found():
