@@ -299,3 +299,25 @@ def test_ndimage_float32_sums_in_float64(backend, wdt):
                 want = theirs(x, w, **kw)
                 assert got.dtype == want.dtype == np.float32
                 np.testing.assert_array_equal(host(got), want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("method", ["fft", "separable"])
+def test_ndimage_float32_other_methods(backend, method):
+    """A float32 image whose direct method reads float32 and sums in float64:
+    the FFT and separable methods run in float64 and cast the result."""
+    from scipy import ndimage as sn
+    from corrconv_gpu import ndimage as cn
+    if backend == "cuda":
+        import cupy
+        dev, host = cupy.asarray, cupy.asnumpy
+    else:
+        dev = host = np.asarray
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 48)).astype(np.float32)
+    w = np.outer([1, 2, 1], [1, 0, -1]).astype(np.float32)
+    with cc.use_backend(backend):
+        got = cn.correlate(dev(x), dev(w), mode="wrap", method=method)
+    want = sn.correlate(x, w, mode="wrap")
+    assert got.dtype == want.dtype == np.float32
+    np.testing.assert_allclose(host(got), want, rtol=1e-5, atol=1e-5)
