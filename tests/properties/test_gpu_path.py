@@ -233,6 +233,15 @@ def test_bool_1d_on_the_device(backend):
                     np.testing.assert_array_equal(got, want)
 
 
+def _to_device_and_back(backend):
+    """``(to the backend's arrays, back to NumPy)``: CuPy for 'cuda', NumPy
+    (as it is) for the emulator."""
+    if backend == "cuda":
+        import cupy
+        return cupy.asarray, cupy.asnumpy
+    return np.asarray, np.asarray
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("wdt", ["float16", "float32", "float64", "int32", "complex128"])
 def test_ndimage_tiny_weights(backend, wdt):
@@ -242,11 +251,7 @@ def test_ndimage_tiny_weights(backend, wdt):
     scipy.ndimage's."""
     from scipy import ndimage as sn
     from corrconv_gpu import ndimage as cn
-    if backend == "cuda":
-        import cupy
-        dev, host = cupy.asarray, cupy.asnumpy
-    else:
-        dev = host = np.asarray
+    dev, host = _to_device_and_back(backend)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((40, 50)).astype(np.float32)
     x[20, 25] = 1e30     # read by the tiny weights: 1e13 in outputs near 1 if not skipped
@@ -277,11 +282,7 @@ def test_ndimage_float32_sums_in_float64(backend, wdt):
     SciPy's bit for bit whatever the order of the taps."""
     from scipy import ndimage as sn
     from corrconv_gpu import ndimage as cn
-    if backend == "cuda":
-        import cupy
-        dev, host = cupy.asarray, cupy.asnumpy
-    else:
-        dev = host = np.asarray
+    dev, host = _to_device_and_back(backend)
     rng = np.random.default_rng(11)
     x = rng.integers(-3, 4, (40, 50)).astype(np.float32)
     x[::7, ::5], x[::7, 2::5] = 1e8, -1e8
@@ -308,11 +309,7 @@ def test_ndimage_float32_other_methods(backend, method):
     the FFT and separable methods run in float64 and cast the result."""
     from scipy import ndimage as sn
     from corrconv_gpu import ndimage as cn
-    if backend == "cuda":
-        import cupy
-        dev, host = cupy.asarray, cupy.asnumpy
-    else:
-        dev = host = np.asarray
+    dev, host = _to_device_and_back(backend)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((64, 48)).astype(np.float32)
     w = np.outer([1, 2, 1], [1, 0, -1]).astype(np.float32)
