@@ -25,17 +25,15 @@ import numpy as np
 import corrconv_gpu as cc
 from corrconv_gpu import ndimage as cnd
 from corrconv_gpu._backends.cuda import device, kernels
-from corrconv_gpu._emu import EmuModule
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONVERSIONS = (4 + 8) + (8 + 4)     # float32 -> float64 copy, float64 -> float32 cast
 
 
-def _counting(functions):
+def _counting(functions, emu_factory):
     def factory(code, options=(), name_expressions=()):
-        inc = tuple({os.path.dirname(p) for p in kernels.kernel_paths() if os.path.exists(p)})
-        module = EmuModule(code, options=options, name_expressions=name_expressions,
-                           include_dirs=inc, sanitize="count")
+        module = emu_factory(code, options=options, name_expressions=name_expressions,
+                             sanitize="count")
         get = module.get_function
 
         def get_function(name):
@@ -50,7 +48,7 @@ def _counting(functions):
 def measure(shape, ks, modes):
     functions, rows = [], []
     saved = device._emu_factory
-    device._emu_factory = _counting(functions)
+    device._emu_factory = _counting(functions, saved)
     device._DEVICES.clear()
     kernels.clear_modules()
     try:

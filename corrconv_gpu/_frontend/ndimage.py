@@ -50,10 +50,9 @@ def _nd_weights(w, complex_output):
 
 
 _EPS = float(np.finfo(np.float64).eps)
-_F64 = np.dtype(np.float64)
 
 
-def _skip_tiny(w, dtype=_F64):
+def _skip_tiny(w, dtype):
     """Zero what SciPy's N-D filter skips: ``|w| <= DBL_EPSILON`` per real
     component; real weights come back in ``dtype`` (float32 where they are
     exact in it: see :func:`_plan_dtype`)."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..._boundary import extended_block
 from .device import DEVICE_DTYPES, device as _device, supports
-from .kernels import SMALL_KMAX
+from .kernels import small_applies
 from .launch import fill_scalar, launch_corr2d
 
 READY = True
@@ -58,12 +58,13 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 def wide_kernel(wshape):
     """Whether a :func:`wide` plan's direct method takes the float32 kernel
-    that sums in float64: weights up to ``SMALL_KMAX`` a side, where the
-    float64 path is bound by its memory traffic (a float64 copy of the input,
-    a float64 result and its cast: five times the bytes). Larger weights are
-    bound by the float64 multiply-adds, which ``corr2d_large`` issues at a
-    higher share of its tap loop than the generic kernel: they run in float64."""
-    return len(wshape) == 2 and 1 <= wshape[0] <= SMALL_KMAX and 1 <= wshape[1] <= SMALL_KMAX
+    that sums in float64: for the weights the float64 ``corr2d_small`` would
+    take, where the float64 path is bound by its memory traffic (a float64
+    copy of the input, a float64 result and its cast: five times the bytes).
+    Larger weights are bound by the float64 multiply-adds, which
+    ``corr2d_large`` issues at a higher share of its tap loop than the
+    generic kernel: they run in float64."""
+    return len(wshape) == 2 and small_applies(_F64, *wshape)
 
 
 def _in_compute_dtype(plan, x, w, method, fast_float32, **kw):

@@ -17,12 +17,12 @@ def supports(plan):
     return plan.dtype in _DEVICE_SET
 
 
-def _emu_factory(code, options=(), name_expressions=()):
+def _emu_factory(code, options=(), name_expressions=(), sanitize=None):
     from ..._emu import EmuModule
     from .kernels import kernel_paths
     inc = tuple({os.path.dirname(p) for p in kernel_paths() if os.path.exists(p)})
     return EmuModule(code, options=options, name_expressions=name_expressions,
-                     include_dirs=inc)
+                     include_dirs=inc, sanitize=sanitize)
 
 
 class _Device:
