@@ -36,6 +36,11 @@ _CH_MAX = 8192
 # fitted by benchmarks/run_cpu.py (benchmarks/results/fitted_constants.md)
 _SERIAL_WORK = 1 << 24
 _BAND_WORK = 1 << 22
+# Volumes of at least this many outputs run small filters in the stack
+# kernel: it compiles for each leading-tap count (seconds, once per
+# machine), which a small volume does not repay; the planes kernel serves
+# every count.
+STACK_MIN_OUTPUTS = 1 << 20
 
 
 def _index_maps(xr0, c0, n0, n1, K0, K1, shape, boundary):
@@ -255,15 +260,22 @@ def _prepare_planes(shape, xdt, xr0, xc0, wshape, flip, conj, n0, n1, dt, odt, b
     ulo, uhi = inside_run(xc0, n1 + K1 - 1, shape[1])
     ch = min(EXACT_CHUNK, -(-n1 // 16) * 16)
     frow = _fill_row(dt, ch + K1 - 1, *(fkey or (None, None)))
-    fn = kernel(dt, ("planes", K0, K1, xdt, odt))
     pm = _address(maps)
     rows = _dk.PLANES_ROWS
-    nring, ntmp = (rows + K0 - 1) * (ch + K1 - 1), 2 * rows * _dk.TMP_STRIDE
     conj = conj and dt.kind == "c"
     item, plane = dt.itemsize, n0 * n1
 
     def launch(x, w, pmap, out):
         Q, L = pmap.shape
+        # small filters on large volumes: the stack kernel (each input plane
+        # staged once per block of rows); else the planes kernel (staged once
+        # per leading tap)
+        if Q * plane >= STACK_MIN_OUTPUTS and _dk.stack_applies(L, K0, K1):
+            fn = kernel(dt, ("stack", L, K0, K1, xdt, odt))
+            nring, ntmp = L * (_dk.STACK_BLOCK + K0 - 1) * (ch + K1 - 1), rows * _dk.TMP_STRIDE
+        else:
+            fn = kernel(dt, ("planes", K0, K1, xdt, odt))
+            nring, ntmp = (rows + K0 - 1) * (ch + K1 - 1), 2 * rows * _dk.TMP_STRIDE
         wk = w[:, ::-1, ::-1] if flip else w
         if conj:
             wk = np.conj(wk)

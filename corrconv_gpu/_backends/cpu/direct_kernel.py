@@ -10,6 +10,9 @@ tap-group set ``taps(K1)``) and, for small kernels on large windows, an
 output-stationary kernel generated for the exact size (:func:`source_exact`).
 Both sum every output in the same naive order without FMA contraction, so
 their results are bitwise equal and independent of band split and threads.
+Filters over more than two axes have two more, with the same sums: the
+planes kernel (:func:`source_planes`) and, for small filters, the stack
+kernel (:func:`source_stack`).
 """
 
 import platform
@@ -396,21 +399,31 @@ def _planes_loop(K0, K1, R, S, ind, tofs):
     return lines
 
 
-def _planes_stage(K0, K1, R, qv, ind):
-    """Lines staging the block's extended rows of input plane ``qv`` (an
-    element offset; -1: the fill value) in ``ring``, in the sum's type, and
-    setting the row bases."""
+def _prefetch_rows(qv, t0, t1, ind):
+    """Lines prefetching the in-input columns [ca, cb) of the extended rows
+    ``i + t0 <= i + t < i + t1`` of input plane ``qv`` (if it is one)."""
     sp = " " * ind
-    lines = [f"{sp}for t in range({R + K0 - 1}):",
+    return [f"{sp}if {qv} >= 0 and cb > ca:",
+            f"{sp}    for t in range({t0}, min({t1}, nr - i)):",
+            f"{sp}        row = rmap[i + t]",
+            f"{sp}        if row >= 0:",
+            f"{sp}            rb = {qv} + row * sx + c0",
+            f"{sp}            _prefetch(xp, rb + ca, rb + cb)"]
+
+
+def _planes_stage(K0, K1, R, qv, ind, base="0", rows=None):
+    """Lines staging the block's extended rows (``R + K0 - 1``, or ``rows``)
+    of input plane ``qv`` (an element offset; -1: the fill value) in
+    ``ring`` from element ``base`` on, in the sum's type."""
+    sp = " " * ind
+    lines = [f"{sp}for t in range({rows or R + K0 - 1}):",
              f"{sp}    row = rmap[i + t]",
              f"{sp}    if row < 0 or {qv} < 0:",
-             f"{sp}        for u in range(t * W, t * W + e - j0):",
+             f"{sp}        for u in range({base} + t * W, {base} + t * W + e - j0):",
              f"{sp}            ring[u] = fillv",
              f"{sp}        continue",
              f"{sp}    rb = {qv} + row * sx"]
-    lines += _copy_row("ring", "t * W", ind + 4)
-    lines += [f"{sp}b{t} = np.uint64({t} * W)" for t in range(R + K0 - 1)]
-    return lines
+    return lines + _copy_row("ring", f"{base} + t * W", ind + 4)
 
 
 def _planes_weights(K0, K1, name, tap, ind):
@@ -471,6 +484,11 @@ def _planes_body(K0, K1, R):
     ind = 24
     lines += _planes_weights(K0, K1, "w", "tap", ind)
     lines += _planes_stage(K0, K1, R, "q", ind)
+    # the rows the next block of rows adds, of the same plane and columns:
+    # fetched now, they arrive while this block computes (the staging waits
+    # for memory otherwise; the hardware prefetchers stop at each short run)
+    lines += _prefetch_rows("q", R + K0 - 1, 2 * R + K0 - 1, ind)
+    lines += [f"{' ' * ind}b{t} = np.uint64({t} * W)" for t in range(R + K0 - 1)]
     if K0 * K1 > PLANES_DUAL_TAPS:
         lines += _planes_loop(K0, K1, R, "ring", ind, ["tofs"])
         return lines + tail
@@ -511,6 +529,146 @@ def source_planes(K0, K1):
             .replace("@CH@", str(TMP_STRIDE)).replace("@BODY@", "\n".join(_planes_body(K0, K1, R))))
 
 
+# ----------------------------------------------------------------------------
+# The stack kernel: small filters over three axes, output-stationary
+# ----------------------------------------------------------------------------
+
+#: Largest leading-tap count and tap count (L * K0 * K1) of the stack kernel;
+#: larger filters run in the planes kernel, whose time goes into the taps
+#: more than into staging (the stack kernel was timed on 3 x 3 x 3 only).
+STACK_MAX_LEAD = 3
+STACK_MAX_TAPS = 27
+#: Rows of a staged block of the stack kernel (its loop computes
+#: ``PLANES_ROWS`` of them at a time): each output plane gets this many rows
+#: written in one run (runs of 4 rows across planes stored a third slower)
+#: while the L staged blocks stay in the L2 cache.
+#: chosen by timing the kernel (benchmarks/results/fitted_constants.md)
+STACK_BLOCK = 64
+
+
+def stack_applies(L, K0, K1):
+    """Whether the stack kernel has a variant for L leading taps of K0 x K1."""
+    return 1 <= L <= STACK_MAX_LEAD and 1 <= K0 and 1 <= K1 and L * K0 * K1 <= STACK_MAX_TAPS
+
+
+def _stack_slots(L, K0, R, ind):
+    """Lines finding the staging slots ``s0 .. s{L-1}`` of the input planes
+    ``q0 ..`` of output plane ``o`` (slot ``v`` holds plane ``g{v}``) and
+    staging the planes not held: hits first, so that a miss never takes a
+    slot that this output reads; a miss takes a slot that no other leading
+    tap of ``o`` holds (L slots are always enough)."""
+    sp = " " * ind
+    lines = []
+    for l in range(L):
+        chain = " else ".join(f"{v} if q{l} == g{v}" for v in range(L))
+        lines += [f"{sp}q{l} = pmap[pa + {l}]",
+                  f"{sp}s{l} = {chain} else -1",
+                  f"{sp}st{l} = s{l} < 0"]
+    for l in range(L):
+        others = [m for m in range(L) if m != l]
+        chain = " else ".join(f"{v} if q{l} == g{v}" for v in range(L))
+        lines += [f"{sp}if st{l}:",
+                  f"{sp}    s{l} = {chain} else -1",
+                  f"{sp}    st{l} = s{l} < 0",
+                  f"{sp}    if st{l}:"]
+        for v in range(L):
+            free = " and ".join(f"s{m} != {v}" for m in others)
+            head = ("if True:" if L == 1 else "else:") if v == L - 1 else (
+                f"{'if' if v == 0 else 'elif'} {free}:")
+            lines += [f"{sp}        {head}",
+                      f"{sp}            s{l} = {v}",
+                      f"{sp}            g{v} = q{l}"]
+    pick = lambda name: " else ".join(f"{name}{l} if l == {l}" for l in range(L - 1)) + (
+        f" else {name}{L - 1}" if L > 1 else f"{name}0")
+    lines += [f"{sp}for l in range({L}):",
+              f"{sp}    if {pick('st')}:",
+              f"{sp}        q = {pick('q')}",
+              f"{sp}        sq = ({pick('s')}) * NRW"]
+    return lines + _planes_stage(K0, 0, R, "q", ind + 8, "sq", "sb + K0 - 1")
+
+
+def _stack_body(L, K0, K1, R):
+    """The loops of :func:`source_stack`."""
+    CH = TMP_STRIDE
+    NR = R + K0 - 1
+    lines = [f"    w{l}_{p}_{q} = wf[{(l * K0 + p) * K1 + q}]"
+             for l in range(L) for p in range(K0) for q in range(K1)]
+    lines += [
+        f"    NRW = {STACK_BLOCK + K0 - 1} * W",
+        f"    sb = min({STACK_BLOCK}, n0)",
+        "    i = 0",
+        "    while True:",
+        "        if i + sb > n0:",
+        "            i = n0 - sb",
+        "        j0 = 0",
+        "        while j0 < n1:",
+        "            cw = min(ch, n1 - j0)",
+        "            jn = np.uint64(cw)",
+        "            e = j0 + cw + K1 - 1",
+        "            ca = min(max(ulo, j0), e)",
+        "            cb = min(max(uhi, ca), e)"]
+    lines += [f"            g{v} = -3" for v in range(L)]
+    lines += ["            for o in range(plo, phi):",
+              "                pa = o * L"]
+    lines += _stack_slots(L, K0, R, 16)
+    lines += ["                r0 = 0",
+              "                while True:",
+              f"                    if r0 + {R} > sb:",
+              f"                        r0 = sb - {R}"]
+    lines += [f"                    b{l}_{t} = np.uint64(s{l} * NRW + (r0 + {t}) * W)"
+              for l in range(L) for t in range(NR)]
+    sp = " " * 20
+    lines.append(f"{sp}for j in range(jn):")
+    lines += [f"{sp}    a{r} = zero" for r in range(R)]
+    for l in range(L):
+        for t in range(NR):
+            for q in range(K1):
+                users = [(r, t - r) for r in range(R) if 0 <= t - r < K0]
+                lines.append(f"{sp}    x = ring[b{l}_{t} + j + _Q{q}]")
+                lines += [f"{sp}    a{r} += x * w{l}_{p}_{q}" for r, p in users]
+    lines += [f"{sp}    tmp[_T{r} + j] = a{r}" for r in range(R)]
+    lines += [
+        "                    ob = np.uint64(o * sop + (i + r0) * so + j0)",
+        f"                    for r in range({R}):",
+        "                        oo = ob + np.uint64(r) * uso",
+        f"                        _out_row(op, oo, tmpp, np.uint64(r * {CH}), jn, nt)",
+        f"                    if r0 + {R} >= sb:",
+        "                        break",
+        f"                    r0 += {R}",
+        "            j0 += cw",
+        "        if i + sb >= n0:",
+        "            break",
+        "        i += sb"]
+    return lines
+
+
+def source_stack(L, K0, K1):
+    """Source of ``band`` (the planes kernel's signature and result) for
+    exactly L leading taps of K0 x K1 weights, output-stationary: for each
+    block of ``STACK_BLOCK`` rows (and column chunk), the output planes ``plo
+    <= o < phi`` are computed one after another, ``PLANES_ROWS`` rows at a
+    time in one loop over all their taps with the sums in registers, summed
+    in C order as the planes kernel sums them (the same values, bit for
+    bit). The input planes are staged in L slots and kept while the
+    following output planes read them: walking through a volume, each input
+    plane is staged once per block, not once per leading tap, and no partial
+    sums go through memory. At least ``PLANES_ROWS`` rows per plane;
+    scratch: ``ringp`` ``L * (STACK_BLOCK + K0 - 1)`` rows of ``ch + K1 -
+    1``, ``tmpp`` ``PLANES_ROWS * TMP_STRIDE`` elements."""
+    L, K0, K1, R = int(L), int(K0), int(K1), PLANES_ROWS
+    if not stack_applies(L, K0, K1):
+        raise ValueError(f"stack kernels are for up to {STACK_MAX_LEAD} leading taps and "
+                         f"{STACK_MAX_TAPS} taps, got {L}x{K0}x{K1}")
+    return (_PLANES_TEMPLATE
+            .replace("@CONSTS@", "\n".join(
+                [f"_Q{q} = np.uint64({q})" for q in range(max(EXACT_MAX, R))]
+                + [f"_T{r} = np.uint64({r * TMP_STRIDE})" for r in range(R)]))
+            .replace("@STORES@", _STREAM_STORES.replace("@STREAM@", str(_STREAM_ARCH)))
+            .replace("@STREAM_MIN@", str(STREAM_MIN_ELEMS))
+            .replace("@NR@", str(L * (STACK_BLOCK + K0 - 1))).replace("@R@", str(R))
+            .replace("@CH@", str(TMP_STRIDE)).replace("@BODY@", "\n".join(_stack_body(L, K0, K1, R))))
+
+
 #: Outputs of at least this many elements are written by the planes kernel
 #: with streaming stores on x86-64 (float64 sums into float32 outputs): the
 #: lines are not read before they are written, a third less memory traffic
@@ -526,6 +684,7 @@ _STREAM_STORES = '''
 from llvmlite import ir as _ir
 from numba import types as _types
 from numba.core import cgutils as _cgutils
+from numba import njit as _njit
 from numba.extending import intrinsic as _intrinsic, overload as _overload
 
 _STREAM = @STREAM@
@@ -563,6 +722,37 @@ def _fence(typingctx):
             builder.call(fn, [])
         return context.get_dummy_value()
     return _types.void(), codegen
+
+
+@_intrinsic
+def _prefetch_line(typingctx, a):
+    def codegen(context, builder, sig, args):
+        i32 = _ir.IntType(32)
+        ptr = _ir.IntType(8).as_pointer()
+        fn = _cgutils.get_or_insert_function(
+            builder.module, _ir.FunctionType(_ir.VoidType(), [ptr, i32, i32, i32]),
+            "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.inttoptr(args[0], ptr), _ir.Constant(i32, 0),
+                          _ir.Constant(i32, 3), _ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return _types.void(a), codegen
+
+
+@_intrinsic
+def _elem_addr(typingctx, p, i):
+    def codegen(context, builder, sig, args):
+        return builder.ptrtoint(builder.gep(args[0], [args[1]]), _ir.IntType(64))
+    return _types.uint64(p, i), codegen
+
+
+@_njit(inline="always")
+def _prefetch(p, lo, hi):
+    """A read prefetch of the cache lines of elements lo <= i < hi of p."""
+    a = _elem_addr(p, lo) & ~np.uint64(63)
+    end = _elem_addr(p, hi)
+    while a < end:
+        _prefetch_line(a)
+        a += np.uint64(64)
 
 
 def _out_row(op, oo, tp, to, n, nt):

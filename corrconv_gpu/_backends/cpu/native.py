@@ -172,8 +172,9 @@ def kernel(dtype, variant):
     """The kernel for ``dtype`` and ``variant`` as a ctypes function (memoized).
 
     ``variant``: ``("ring", tset)`` (tap-group sizes, see
-    ``direct_kernel.taps``), ``("exact", K0, K1)`` or ``("planes", K0, K1,
-    xdtype, odtype)`` (input and output types, NumPy dtypes).
+    ``direct_kernel.taps``), ``("exact", K0, K1)``, ``("planes", K0, K1,
+    xdtype, odtype)`` (input and output types, NumPy dtypes) or ``("stack",
+    L, K0, K1, xdtype, odtype)``.
     """
     key = (np.dtype(dtype), tuple(variant))
     return _KERNELS.get(key, lambda: _ctypes_fn(_params(key[1]))(_address(*key)))
@@ -181,7 +182,7 @@ def kernel(dtype, variant):
 
 def _params(variant):
     from .direct_kernel import PLANES_PARAMS
-    return PLANES_PARAMS if variant[0] == "planes" else _PARAMS
+    return PLANES_PARAMS if variant[0] in ("planes", "stack") else _PARAMS
 
 
 def _address(dtype, variant):
@@ -197,6 +198,12 @@ def _address(dtype, variant):
         types_ = (DTYPES[dtype], xdt.name, odt.name)
         src = dk.source_planes(K0, K1)
         tag = f"p{K0}x{K1}-{xdt.name}-{odt.name}"
+    elif variant[0] == "stack":
+        L, K0, K1, xdt, odt = variant[1:]
+        xdt, odt = np.dtype(xdt), np.dtype(odt)
+        types_ = (DTYPES[dtype], xdt.name, odt.name)
+        src = dk.source_stack(L, K0, K1)
+        tag = f"s{L}x{K0}x{K1}-{xdt.name}-{odt.name}"
     else:
         raise ValueError(f"unknown kernel variant {variant!r}")
     params = _params(variant)

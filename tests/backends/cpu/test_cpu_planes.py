@@ -1,7 +1,9 @@
-"""The CPU planes kernel (filters over more than two axes in one pass):
-every input type it reads as it is, float32 outputs, fill planes, every
-boundary, chunks and row blocks, thread splits; each output's taps summed in
-C order, so the results equal a plain float64 loop bit for bit."""
+"""The CPU planes and stack kernels (filters over more than two axes in one
+pass): every input type they read as it is, float32 outputs, fill planes,
+every boundary, chunks and row blocks, thread splits; each output's taps
+summed in C order, so the results equal a plain float64 loop bit for bit.
+Tests taking the ``kernel`` fixture run once with the stack kernel where it
+applies (small filters) and once with the planes kernel only."""
 import numpy as np
 import pytest
 
@@ -12,6 +14,21 @@ from corrconv_gpu._boundary import extended_block
 from corrconv_gpu._plan import plan_ndimage
 
 BOUNDARIES = ["constant", "wrap", "symmetric", "mirror", "nearest"]
+
+
+@pytest.fixture(params=["stack", "planes"])
+def kernel(request, monkeypatch):
+    """Which kernel runs the small filters, whatever the volume's size: the
+    stack kernel, or the planes kernel for every filter; returns the kinds
+    launched."""
+    if request.param == "planes":
+        monkeypatch.setattr(_dk, "stack_applies", lambda *a: False)
+    else:
+        monkeypatch.setattr(_direct, "STACK_MIN_OUTPUTS", 0)
+    seen = []
+    real = _direct.kernel
+    monkeypatch.setattr(_direct, "kernel", lambda dt, v: seen.append(v[0]) or real(dt, v))
+    return seen
 
 
 def _expected(x, pmap, w, xr0, xc0, n0, n1, flip, conj, boundary, fill, dt):
@@ -72,7 +89,7 @@ def _pmap(rng, Q, L, P, plane, holes):
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("xdt", [np.float64, np.float32, np.uint16])
-def test_every_boundary_and_window_bitwise(boundary, xdt):
+def test_every_boundary_and_window_bitwise(boundary, xdt, kernel):
     """'same', 'full' and beyond-edge windows, planes of fill (-1) in
     'constant' mode, row counts that are and are not multiples of the row
     block; convolution (flip) and correlation."""
@@ -115,7 +132,7 @@ def test_inputs_read_as_they_are_and_float32_out(xdt):
     assert np.array_equal(got32, want.astype(np.float32))
 
 
-def test_complex_conjugates_and_flips():
+def test_complex_conjugates_and_flips(kernel):
     rng = np.random.default_rng(4)
     x = _data((4, 8, 10), np.complex128, rng)
     w = _data((3, 2, 3), np.complex128, rng)
@@ -131,7 +148,7 @@ def test_complex_conjugates_and_flips():
 
 
 @pytest.mark.parametrize("kshape", [(1, 1), (2, 5), (9, 4), (5, 9)])
-def test_kernel_shapes_and_chunks_wider_than_one(kshape):
+def test_kernel_shapes_and_chunks_wider_than_one(kshape, kernel):
     """Windows wider than a column chunk (several chunks per row block, the
     last one partial), kernel sides 1 .. EXACT_MAX."""
     rng = np.random.default_rng(sum(kshape))
@@ -165,11 +182,12 @@ def _sliding_pmap(Q, L, P, plane, boundary, keep=None):
 @pytest.mark.parametrize("kshape", [(3, 3), (2, 2), (1, 3), (3, 5)])
 @pytest.mark.parametrize("Q", [1, 2, 5, 6])
 @pytest.mark.parametrize("case", ["reflect", "constant", "dropped"])
-def test_consecutive_planes_bitwise(kshape, Q, case):
+def test_consecutive_planes_bitwise(kshape, Q, case, monkeypatch):
     """Pairs of output planes that share staged input planes (kernels of up to
     PLANES_DUAL_TAPS taps per leading tap), an odd last plane on its own,
     steps where the pair's planes differ (volume edges, fill planes, a
-    dropped leading tap), and larger kernels that never pair."""
+    dropped leading tap), and larger kernels that never pair; for 3 x 3
+    weights the stack kernel too (its slots see the same edges)."""
     rng = np.random.default_rng(Q * 10 + len(case))
     H, W, L = 9, 14, 3
     x = _data((Q, H, W), np.float32, rng)
@@ -184,9 +202,13 @@ def test_consecutive_planes_bitwise(kshape, Q, case):
                   np.float32)
     want = _expected(x, pmap, wk, r0, c0, H, W, False, False, boundary, fill, np.float64)
     assert np.array_equal(got, want.astype(np.float32))
+    if kshape == (3, 3):
+        monkeypatch.setattr(_direct, "STACK_MIN_OUTPUTS", 0)
+        assert np.array_equal(_launch(x, wk, pmap, r0, c0, H, W, False, False, boundary, fill,
+                                      np.float64, np.float32), got)
 
 
-def test_result_independent_of_thread_bands(monkeypatch):
+def test_result_independent_of_thread_bands(monkeypatch, kernel):
     """Many bands of planes on the threads give the one-thread result bit for bit."""
     rng = np.random.default_rng(5)
     x = _data((12, 16, 40), np.float32, rng)
@@ -202,7 +224,7 @@ def test_result_independent_of_thread_bands(monkeypatch):
     assert np.array_equal(one, many)
 
 
-def test_streamed_output_rows_bitwise():
+def test_streamed_output_rows_bitwise(kernel):
     """An output of at least STREAM_MIN_ELEMS elements (float64 sums into
     float32: 64-byte streaming stores on x86-64 where a row is aligned,
     plain stores around them): rows of odd length, an output that starts
@@ -235,6 +257,11 @@ def test_where_the_kernel_does_not_apply():
                                   "wrap", None) is None
     with pytest.raises(ValueError, match="sizes up to"):
         _dk.source_planes(_dk.EXACT_MAX + 1, 3)
+    assert _dk.stack_applies(_dk.STACK_MAX_LEAD, 3, 3)
+    assert not _dk.stack_applies(_dk.STACK_MAX_LEAD + 1, 1, 1)
+    assert not _dk.stack_applies(1, _dk.STACK_MAX_TAPS + 1, 1)
+    with pytest.raises(ValueError, match="stack kernels"):
+        _dk.source_stack(_dk.STACK_MAX_LEAD + 1, 1, 1)
 
 
 def test_backend_converts_other_inputs_and_keeps_integer_sums_in_float64():
@@ -250,3 +277,71 @@ def test_backend_converts_other_inputs_and_keeps_integer_sums_in_float64():
     want = _expected(x, pmap, w, -1, -1, 7, 9, False, False, "wrap", None, np.float64)
     assert np.array_equal(got, want)
     assert _cpu.execute_planes(plan, x, w, pmap, np.float32).dtype == np.float32
+
+
+@pytest.mark.parametrize("L,kshape,kind", [(3, (3, 3), "stack"), (1, (5, 5), "stack"),
+                                           (4, (3, 3), "planes"), (3, (3, 4), "planes"),
+                                           (1, (9, 9), "planes")])
+def test_which_kernel_runs(L, kshape, kind, monkeypatch):
+    """Up to STACK_MAX_LEAD leading taps and STACK_MAX_TAPS taps on a volume
+    of STACK_MIN_OUTPUTS outputs: the stack kernel; above: the planes kernel.
+    Both give the plain loop's values."""
+    monkeypatch.setattr(_direct, "STACK_MIN_OUTPUTS", 4 * 8 * 11)
+    seen = []
+    real = _direct.kernel
+    monkeypatch.setattr(_direct, "kernel", lambda dt, v: seen.append(v[0]) or real(dt, v))
+    rng = np.random.default_rng(L + sum(kshape))
+    x = _data((5, 8, 11), np.float64, rng)
+    w = rng.standard_normal((L,) + kshape)
+    pmap = _pmap(rng, 4, L, 5, 88, False)
+    r0, c0 = -(kshape[0] // 2), -(kshape[1] // 2)
+    got = _launch(x, w, pmap, r0, c0, 8, 11, False, False, "mirror", None, np.float64,
+                  np.float64)
+    assert seen == [kind]
+    monkeypatch.setattr(_direct, "STACK_MIN_OUTPUTS", 4 * 8 * 11 + 1)
+    assert np.array_equal(_launch(x, w, pmap, r0, c0, 8, 11, False, False, "mirror", None,
+                                  np.float64, np.float64), got)
+    assert seen[-1] == "planes"
+    assert np.array_equal(got, _expected(x, pmap, w, r0, c0, 8, 11, False, False, "mirror",
+                                         None, np.float64))
+
+
+@pytest.mark.parametrize("n0", [_dk.PLANES_ROWS, _dk.PLANES_ROWS + 1, _dk.STACK_BLOCK - 1,
+                                _dk.STACK_BLOCK, _dk.STACK_BLOCK + 1,
+                                2 * _dk.STACK_BLOCK + _dk.PLANES_ROWS + 3])
+def test_stack_row_blocks_bitwise(n0, kernel):
+    """Row counts below, at and above the stack kernel's staged block (its
+    last block and last row group shifted back, rows recomputed), a volume
+    walked plane after plane ('same' along the leading axis, reflected at
+    both ends); the planes kernel gives the same bits."""
+    rng = np.random.default_rng(n0)
+    Q, W, L = 7, 19, 3
+    x = _data((Q, n0, W), np.float32, rng)
+    w = rng.standard_normal((L, 3, 3))
+    pmap = _sliding_pmap(Q, L, Q, n0 * W, "symmetric")
+    got = _launch(x, w, pmap, -1, -1, n0, W, False, False, "symmetric", None, np.float64,
+                  np.float32)
+    want = _expected(x, pmap, w, -1, -1, n0, W, False, False, "symmetric", None, np.float64)
+    assert np.array_equal(got, want.astype(np.float32))
+    assert set(kernel) == {"stack" if _dk.stack_applies(L, 3, 3) else "planes"}
+
+
+@pytest.mark.parametrize("L", [1, 2, 3])
+def test_stack_slots_repeated_and_scattered_planes(L, kernel):
+    """Plane maps that are not a walk through a volume: a plane read by two
+    leading taps of one output, fill planes (-1), jumps back and forth, the
+    same plane for every output (the stack kernel keeps L staged planes and
+    must never drop one that the current output reads)."""
+    rng = np.random.default_rng(L)
+    P, H, W = 6, 9, 12
+    x = _data((P, H, W), np.float64, rng)
+    w = rng.standard_normal((L, 3, 3))
+    plane = H * W
+    rows = [rng.integers(-1, P, size=L) for _ in range(12)]
+    rows += [np.full(L, 2), np.full(L, -1), np.arange(L)[::-1], np.arange(L) % 2]
+    pmap = np.array([np.where(r < 0, -1, r * plane) for r in rows], dtype=np.int64)
+    fill = 0.75
+    got = _launch(x, w, pmap, -1, -1, H, W, True, False, "constant", fill, np.float64,
+                  np.float64)
+    want = _expected(x, pmap, w, -1, -1, H, W, True, False, "constant", fill, np.float64)
+    assert np.array_equal(got, want)
