@@ -426,6 +426,18 @@ def _planes_stage(K0, K1, R, qv, ind, base="0", rows=None):
     return lines + _copy_row("ring", f"{base} + t * W", ind + 4)
 
 
+def _chunk_head(ind):
+    """Lines opening the column chunk at ``j0`` of the planes and stack
+    kernels: its width, and the extended columns [ca, cb) of the chunk's
+    j0 .. e - 1 that lie inside the input."""
+    return [" " * ind + line for line in (
+        "cw = min(ch, n1 - j0)",
+        "jn = np.uint64(cw)",
+        "e = j0 + cw + K1 - 1",
+        "ca = min(max(ulo, j0), e)",
+        "cb = min(max(uhi, ca), e)")]
+
+
 def _planes_weights(K0, K1, name, tap, ind):
     sp = " " * ind
     return [f"{sp}wb = ({tap}) * {K0 * K1}"] + [
@@ -450,11 +462,7 @@ def _planes_body(K0, K1, R):
         f"                i = n0 - {R}",
         "            j0 = 0",
         "            while j0 < n1:",
-        "                cw = min(ch, n1 - j0)",
-        "                jn = np.uint64(cw)",
-        "                e = j0 + cw + K1 - 1",
-        "                ca = min(max(ulo, j0), e)",
-        "                cb = min(max(uhi, ca), e)",
+        *_chunk_head(16),
         f"                for r in range({2 * R}):",
         f"                    for j in range(np.uint64(r * {CH}), np.uint64(r * {CH}) + jn):",
         "                        tmp[j] = zero",
@@ -602,11 +610,7 @@ def _stack_body(L, K0, K1, R):
         "            i = n0 - sb",
         "        j0 = 0",
         "        while j0 < n1:",
-        "            cw = min(ch, n1 - j0)",
-        "            jn = np.uint64(cw)",
-        "            e = j0 + cw + K1 - 1",
-        "            ca = min(max(ulo, j0), e)",
-        "            cb = min(max(uhi, ca), e)"]
+        *_chunk_head(12)]
     lines += [f"            g{v} = -3" for v in range(L)]
     lines += ["            for o in range(plo, phi):",
               "                pa = o * L"]
