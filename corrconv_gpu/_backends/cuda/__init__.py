@@ -67,11 +67,10 @@ def wide_kernel(wshape):
     return len(wshape) == 2 and small_applies(_F64, *wshape)
 
 
-def _in_compute_dtype(plan, x, w, method, fast_float32, **kw):
-    """A :func:`wide` plan's call run in float64, its result cast to float32."""
-    out = execute(dataclasses.replace(plan, dtype=plan.compute_dtype), x, w, method,
-                  fast_float32, **kw)
-    return out.astype(plan.dtype)
+def _in_compute_dtype(plan, run):
+    """A :func:`wide` plan's call run in float64 (``run(float64 plan)``), its
+    result cast to float32."""
+    return run(dataclasses.replace(plan, dtype=plan.compute_dtype)).astype(plan.dtype)
 
 
 def compiled(dtype):
@@ -113,19 +112,20 @@ def execute(plan, x, w, method="direct", fast_float32=False, *, factors=None,
                         "on the CPU backend)")
     is_wide = wide(plan)
     if is_wide and (method != "direct" or not wide_kernel(w.shape)):
-        return _in_compute_dtype(plan, x, w, method, fast_float32, factors=factors,
-                                 emulated=emulated, max_grid=max_grid)
+        return _in_compute_dtype(plan, lambda p: execute(
+            p, x, w, method, fast_float32, factors=factors, emulated=emulated,
+            max_grid=max_grid))
     if emulated or type(x) is not xp.ndarray:
         # a NumPy input larger than the device memory budget (or the free
         # memory): the direct kernel over pipelined row bands
         from . import outofcore
         budget = outofcore.banding_budget(plan, x, w, method, emulated)
         if budget is not None:
-            if is_wide:
-                return _in_compute_dtype(plan, x, w, method, fast_float32,
-                                         emulated=emulated, max_grid=max_grid)
-            return outofcore.execute_banded(plan, x, w, emulated=emulated, budget=budget,
-                                            max_grid=max_grid)
+            # (a wide plan's float32 working set is over the budget: its float64
+            # one is too, so it is banded in float64 with the same budget)
+            band = lambda p: outofcore.execute_banded(  # noqa: E731
+                p, x, w, emulated=emulated, budget=budget, max_grid=max_grid)
+            return _in_compute_dtype(plan, band) if is_wide else band(plan)
     xd = x if type(x) is xp.ndarray else xp.asarray(x)
     if xd.dtype != dtype or xd.strides[-1] != xd.itemsize or not xd.dtype.isnative:
         xd = xp.ascontiguousarray(xd, dtype=dtype)

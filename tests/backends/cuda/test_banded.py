@@ -474,3 +474,24 @@ def test_volumes_band_along_the_first_axis(mode):
     assert st is not None and st.frames_per_band == 3 and st.bands == 4
     assert got.dtype == want.dtype == np.float32
     np.testing.assert_array_equal(got, want)
+
+
+def test_wide_plan_bands_in_float64():
+    """A float32 plan summed in float64 (the device kernel that reads and
+    writes float32) whose float32 working set is over the budget: banded in
+    float64, the result cast to float32 -- the in-memory float64 call's
+    values, rounded once."""
+    import dataclasses
+    rng = np.random.default_rng(11)
+    x, w = _data((2, 40, 30), np.float32, rng), _data((3, 3), np.float32, rng)
+    plan64 = plan_2d(x.shape[-2:], w.shape, "same", False, "symmetric", None,
+                     np.float64, False)
+    wide = dataclasses.replace(plan64, dtype=np.dtype(np.float32))
+    assert _cuda_backend.wide(wide) and _cuda_backend.wide_kernel(w.shape)
+    budget = _banded.working_set_bytes(wide, x, w) // 2
+    _banded.last_stats = None
+    with memory_budget(budget):
+        got = _cuda_backend.execute(wide, x, w, "direct", emulated=True)
+    assert _banded.last_stats is not None and _banded.last_stats.bands > 1
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, _in_memory(plan64, x, w).astype(np.float32))
